@@ -1,0 +1,93 @@
+# hostcare.vps: everything a newcomer needs is two commands:
+#   make audit   set up a pinned virtualenv and audit this machine (read-only)
+#   make test    set up the whole toolchain and run the full test suite
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3.11
+VENV := .venv
+VENV312 := .venv-py312
+BUILD := .build
+COLLECTIONS := $(CURDIR)/$(BUILD)/collections
+COLLECTION_LINK := $(COLLECTIONS)/ansible_collections/hostcare/vps
+INVENTORY ?=
+TARGET ?=
+REPORT_DIR ?= $(CURDIR)/audit-reports
+ANSIBLE_ENV := ANSIBLE_COLLECTIONS_PATH=$(COLLECTIONS) ANSIBLE_NOCOLOR=$${ANSIBLE_NOCOLOR:-} ANSIBLE_FORCE_COLOR=$${ANSIBLE_FORCE_COLOR:-}
+
+# With no INVENTORY, audit this machine over a local connection.
+ifeq ($(strip $(INVENTORY)),)
+AUDIT_INVENTORY := -i localhost, -c local -e ansible_python_interpreter=auto_silent
+else
+AUDIT_INVENTORY := -i $(INVENTORY)
+endif
+AUDIT_EXTRA := -e report_dir=$(REPORT_DIR) $(if $(TARGET),-e target=$(TARGET))
+
+.PHONY: help audit test units units-py312 lint lint-py312 sanity molecule galaxy-install audit-py312 bench clean
+
+help:
+	@echo "make audit [INVENTORY=hosts.ini] [TARGET=group]  audit hosts (default: this machine), read-only"
+	@echo "make test                                        run the whole test suite (needs Docker; installs it as root on Debian)"
+	@echo "make bench                                       run the benchmarks (results: docs/performance.md)"
+
+# --- setup -------------------------------------------------------------------------------------
+$(VENV)/.audit-ready: tests/requirements/audit.txt
+	@command -v $(PYTHON) >/dev/null || { echo "ERROR: $(PYTHON) not found; install Python 3.11 (or run make PYTHON=python3.x)"; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install -q --disable-pip-version-check -r tests/requirements/audit.txt
+	touch $@
+
+$(VENV)/.test-ready: $(VENV)/.audit-ready tests/requirements/test.txt
+	$(VENV)/bin/pip install -q --disable-pip-version-check -r tests/requirements/test.txt
+	touch $@
+
+$(VENV312)/.ready: tests/requirements/py312.txt
+	bash tests/scripts/venv-py312.sh $(VENV312)
+	touch $@
+
+$(COLLECTION_LINK):
+	mkdir -p $(dir $@)
+	ln -sfn $(CURDIR) $@
+
+# --- the two commands ----------------------------------------------------------------------------
+audit: $(VENV)/.audit-ready | $(COLLECTION_LINK)
+	$(ANSIBLE_ENV) $(VENV)/bin/ansible-playbook $(AUDIT_INVENTORY) $(AUDIT_EXTRA) playbooks/audit.yml
+
+test: units units-py312 lint lint-py312 sanity galaxy-install audit-py312 molecule
+	@echo "make test: all suites passed"
+
+# --- suites --------------------------------------------------------------------------------------
+units: $(VENV)/.test-ready | $(COLLECTION_LINK)
+	$(VENV)/bin/pytest -q tests/unit
+
+units-py312: $(VENV312)/.ready | $(COLLECTION_LINK)
+	$(VENV312)/bin/pytest -q tests/unit
+
+lint: $(VENV)/.test-ready | $(COLLECTION_LINK)
+	$(VENV)/bin/yamllint -s .
+	$(ANSIBLE_ENV) $(VENV)/bin/ansible-lint --profile production --strict
+	$(VENV)/bin/antsibull-changelog lint
+
+lint-py312: $(VENV312)/.ready | $(COLLECTION_LINK)
+	$(ANSIBLE_ENV) $(VENV312)/bin/ansible-lint --profile production --strict
+
+sanity: $(VENV)/.test-ready
+	bash tests/scripts/sanity.sh $(VENV)
+
+galaxy-install: $(VENV)/.test-ready
+	bash tests/scripts/galaxy-install.sh $(VENV)
+
+audit-py312: $(VENV312)/.ready | $(COLLECTION_LINK)
+	$(ANSIBLE_ENV) $(VENV312)/bin/ansible-playbook -i localhost, -c local -e ansible_python_interpreter=auto_silent \
+	  -e report_dir=$(CURDIR)/$(BUILD)/audit-py312 playbooks/audit.yml
+	test -s $(BUILD)/audit-py312/localhost.json
+
+molecule: $(VENV)/.test-ready | $(COLLECTION_LINK)
+	bash tests/scripts/molecule.sh $(VENV)
+
+bench: $(VENV)/.test-ready | $(COLLECTION_LINK)
+	$(VENV)/bin/python tests/bench/bench_disk_scan.py
+	bash tests/bench/bench_audit.sh $(VENV)
+
+clean:
+	rm -rf $(BUILD) .pytest_cache audit-reports
