@@ -9,6 +9,7 @@ Runs on the target's python3 (3.9+), standard library only.
 
 from __future__ import annotations
 
+import math
 import re
 
 _MULTIPLIERS = {"": 1, "K": 1024, "M": 1024 ** 2, "G": 1024 ** 3, "T": 1024 ** 4, "P": 1024 ** 5}
@@ -32,7 +33,7 @@ def parse_size(value, option="size"):
             raise SizeError(f"{option}: must not be negative, got {value}")
         return value
     if isinstance(value, float):
-        if value < 0 or value != value:
+        if value < 0 or math.isnan(value):
             raise SizeError(f"{option}: must be a non-negative number, got {value!r}")
         return int(value)
     if not isinstance(value, str):

@@ -1,0 +1,97 @@
+#!/usr/bin/env python3
+# Copyright: hostcare.vps contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Benchmark: scan_trees() against `du -x -s` on the same 200,000-file tree (target: ratio <= 1.5).
+
+Usage: python tests/bench/bench_disk_scan.py [--files N] [--runs N] [--dir PARENT]
+The tree is built in a temporary directory on a real disk (PARENT, default the system temp dir) and
+removed at the end. Both tools run once to warm the cache, then alternate; the medians are compared.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.join(REPO, "tests", "unit"))
+import conftest  # noqa: E402,F401  pylint: disable=unused-import,wrong-import-position  (makes the collection importable)
+
+from ansible_collections.hostcare.vps.plugins.module_utils._disk import scan_trees  # noqa: E402  pylint: disable=wrong-import-position
+
+FILES_PER_DIR = 100
+SUBDIRS_PER_TOP_DIR = 10
+
+
+def build_tree(parent, file_count):
+    """A two-level tree of small files of varied sizes, like a log or cache directory; returns its path."""
+    tree = tempfile.mkdtemp(prefix="hostcare-bench-", dir=parent)
+    payload = b"x" * 9000
+    created = 0
+    top = 0
+    while created < file_count:
+        for sub in range(SUBDIRS_PER_TOP_DIR):
+            directory = os.path.join(tree, f"d{top:04d}", f"s{sub:02d}")
+            os.makedirs(directory)
+            for number in range(min(FILES_PER_DIR, file_count - created)):
+                with open(os.path.join(directory, f"f{number:03d}.dat"), "wb") as handle:
+                    handle.write(payload[: (created * 37) % 9000])
+                created += 1
+            if created >= file_count:
+                break
+        top += 1
+    return tree
+
+
+def time_du(tree):
+    started = time.perf_counter()
+    output = subprocess.run(["du", "-x", "-s", "-B1", tree], check=True, capture_output=True, text=True).stdout
+    return time.perf_counter() - started, int(output.split()[0])
+
+
+def time_scan(tree):
+    started = time.perf_counter()
+    result = scan_trees([tree], top_n=10, deadline=float("inf"))
+    elapsed = time.perf_counter() - started
+    if result["truncated"]:
+        raise RuntimeError("the scan was truncated without a deadline")
+    return elapsed, result["roots"][0]["size_bytes"]
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--files", type=int, default=200_000)
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--dir", default=None, help="parent directory of the temporary tree (must be a real disk)")
+    args = parser.parse_args()
+
+    started = time.perf_counter()
+    tree = build_tree(args.dir, args.files)
+    print(f"built {args.files} files in {tree} in {time.perf_counter() - started:.1f} s")
+    try:
+        du_bytes = time_du(tree)[1]
+        scan_bytes = time_scan(tree)[1]
+        if du_bytes != scan_bytes:
+            print(f"WARNING: sizes differ: du {du_bytes} B, scan_trees {scan_bytes} B")
+        du_times, scan_times = [], []
+        for _run in range(args.runs):
+            du_times.append(time_du(tree)[0])
+            scan_times.append(time_scan(tree)[0])
+        du_median = statistics.median(du_times)
+        scan_median = statistics.median(scan_times)
+        print(f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs, {args.runs} runs, warm cache, tree {du_bytes} B")
+        print(f"du -x -s   median {du_median:.3f} s  ({', '.join(f'{t:.3f}' for t in du_times)})")
+        print(f"scan_trees median {scan_median:.3f} s  ({', '.join(f'{t:.3f}' for t in scan_times)})")
+        print(f"ratio scan_trees / du = {scan_median / du_median:.2f} (target <= 1.5)")
+    finally:
+        shutil.rmtree(tree)
+
+
+if __name__ == "__main__":
+    main()
