@@ -4,7 +4,8 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
-PYTHON ?= python3.11
+# Python 3.11 is what the pinned toolchain is tested on; any python3 that ansible-core 2.19 supports works.
+PYTHON ?= $(shell command -v python3.11 2>/dev/null || command -v python3)
 VENV := .venv
 VENV312 := .venv-py312
 BUILD := .build
@@ -32,7 +33,8 @@ help:
 
 # --- setup -------------------------------------------------------------------------------------
 $(VENV)/.audit-ready: tests/requirements/audit.txt
-	@command -v $(PYTHON) >/dev/null || { echo "ERROR: $(PYTHON) not found; install Python 3.11 (or run make PYTHON=python3.x)"; exit 1; }
+	@test -n "$(PYTHON)" || { echo "ERROR: python3 not found; install Python 3.11 (Debian/Ubuntu: apt-get install python3 python3-venv)"; exit 1; }
+	@$(PYTHON) -c 'import ensurepip, venv' 2>/dev/null || bash tests/scripts/need-venv.sh
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install -q --disable-pip-version-check -r tests/requirements/audit.txt
 	touch $@

@@ -201,6 +201,7 @@ def statvfs_paths(paths, timeout):
 
 # Entries listed between two looks at the clock: a directory of millions of files cannot blow the budget.
 _DEADLINE_CHECK_EVERY = 4096
+_DIRECTORY_OPEN_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC
 
 
 class _TreeScan:
@@ -265,32 +266,49 @@ class _TreeScan:
             self._scan_dir(pending.pop(), root_stat.st_dev, pending)
 
     def _scan_dir(self, index, root_device, pending):
-        # The hot loop of the whole module: one lstat per entry (DirEntry caches it), locals only.
+        # The hot loop of the whole module. Listing through a directory descriptor makes DirEntry.stat()
+        # an fstatat() relative to it, without the kernel resolving the full path again for every entry.
         path = self.dir_paths[index]
+        flags = _DIRECTORY_OPEN_FLAGS
+        if self.dir_parents[index] >= 0:
+            flags |= os.O_NOFOLLOW  # a subdirectory swapped for a symlink since it was listed is not followed
         try:
-            entries = os.scandir(path)
+            dir_fd = os.open(path, flags)
         except OSError:
             self._note_unreadable(path)
             return
+        try:
+            self._scan_open_dir(index, path, dir_fd, root_device, pending)
+        finally:
+            os.close(dir_fd)
+
+    def _scan_open_dir(self, index, path, dir_fd, root_device, pending):
+        prefix = path if path.endswith("/") else path + "/"
         cross_filesystems = self.cross_filesystems
         dirs_by_inode = self.dirs_by_inode
         seen_hard_links = self.seen_hard_links
         largest_files = self.largest_files
         top_n = self.top_n
-        file_threshold = largest_files[0][0] if len(largest_files) >= top_n else -1
         min_log_blocks = self.min_log_blocks
+        file_threshold = largest_files[0][0] if len(largest_files) >= top_n else -1
+        # One comparison per file decides whether it may be a top file or a reportable log.
+        worth_a_look = min(file_threshold, min_log_blocks - 1)
         is_dir = stat.S_ISDIR
         blocks_here = 0
         files_here = 0
         logs_here = {}
-        stat_failed = False
-        listing_failed = False
+        incomplete_listing = False
+        try:
+            entries = os.scandir(dir_fd)
+        except OSError:
+            self._note_unreadable(path)
+            return
         with entries:
             while True:
                 try:
                     batch = list(itertools.islice(entries, _DEADLINE_CHECK_EVERY))
                 except OSError:
-                    listing_failed = True
+                    incomplete_listing = True
                     break
                 for entry in batch:
                     try:
@@ -298,7 +316,7 @@ class _TreeScan:
                     except FileNotFoundError:
                         continue  # deleted since the directory was listed
                     except OSError:
-                        stat_failed = True
+                        incomplete_listing = True
                         continue
                     if is_dir(entry_stat.st_mode):
                         if entry_stat.st_dev != root_device and not cross_filesystems:
@@ -306,7 +324,7 @@ class _TreeScan:
                         inode = (entry_stat.st_dev, entry_stat.st_ino)
                         if inode in dirs_by_inode:  # a bind-mount loop or a nested scan root
                             continue
-                        child = self._add_dir(entry.path, index, entry_stat.st_blocks)
+                        child = self._add_dir(prefix + entry.name, index, entry_stat.st_blocks)
                         dirs_by_inode[inode] = child
                         pending.append(child)
                         continue
@@ -318,13 +336,16 @@ class _TreeScan:
                     files_here += 1
                     blocks = entry_stat.st_blocks
                     blocks_here += blocks
+                    if blocks <= worth_a_look:
+                        continue
                     if blocks > file_threshold:
                         if len(largest_files) < top_n:
-                            heapq.heappush(largest_files, (blocks, entry.path))
+                            heapq.heappush(largest_files, (blocks, prefix + entry.name))
                         else:
-                            heapq.heapreplace(largest_files, (blocks, entry.path))
+                            heapq.heapreplace(largest_files, (blocks, prefix + entry.name))
                         if len(largest_files) >= top_n:
                             file_threshold = largest_files[0][0]
+                            worth_a_look = min(file_threshold, min_log_blocks - 1)
                     if blocks >= min_log_blocks and entry.name.endswith(".log"):
                         logs_here[entry.name] = blocks * 512
                 if len(batch) < _DEADLINE_CHECK_EVERY:
@@ -335,7 +356,7 @@ class _TreeScan:
                     break
         self.dir_blocks[index] += blocks_here
         self.dir_files[index] += files_here
-        if stat_failed or listing_failed:
+        if incomplete_listing:
             self._note_unreadable(path)
         if logs_here:
             self._collect_unrotated_logs(path, logs_here)

@@ -17,7 +17,7 @@ description:
   - Returns them as the C(hostcare_swap) fact. Sizes are in bytes; a value the host cannot provide is V(null).
   - Uses C(psutil) for the memory and swap totals when it is installed on the target, else C(/proc/meminfo).
 author:
-  - hostcare.vps contributors
+  - hostcare.vps contributors (@hostcare)
 options: {}
 extends_documentation_fragment:
   - hostcare.vps._attributes.facts

@@ -440,7 +440,8 @@ def _swap_plan(facts, path, size_bytes):
                 return None, (f" / has only {format_size(available)} free: free disk space first (see the disk "
                               f"findings) or use zram (compressed swap in RAM) instead of a swap file."), evidence
             notes.append(f" / has only {format_size(available)} free, so the command makes a smaller file "
-                         f"({format_size(smaller)}, a quarter of the free space).")
+                         f"({format_size(smaller)}, at most a quarter of the free space); free disk space to "
+                         f"add the rest later.")
             size_bytes = smaller
     if fstype == "zfs":
         return None, " / is ZFS, where swap files do not work: use zram (or a dedicated zvol/partition).", evidence
@@ -595,7 +596,7 @@ def rule_oom_kills(facts, limits):
                           "PostgreSQL shared_buffers/work_mem, container memory limits).")
         evidence, recommendation = _with_container_note(facts, evidence, recommendation)
         return [make_finding(
-            "memory.oom_kills", "critical", f"OOM killer fired {_plural(kills, 'time')} since boot",
+            "memory.oom_kills", "critical", f"OOM killer killed {_plural(kills, 'process', 'processes')} since boot",
             f"The kernel killed {_plural(kills, 'process', 'processes')} for lack of memory since boot "
             f"(RAM {format_size(evidence['ram_bytes'])}, swap {format_size(evidence['swap_bytes'])}).",
             evidence=evidence, recommendation=recommendation, risk="caution", role=ROLE_SWAP,
@@ -617,8 +618,9 @@ def rule_memory_pressure(facts, limits):
             "The kernel does not expose /proc/pressure/memory (needs Linux 4.20+, some kernels also psi=1 at boot).",
             recommendation="Nothing to do; the OOM and swap checks still ran.")]
     some = _dict(psi.get("some"))
-    evidence = {"full_avg10": _num(full.get("avg10")), "full_avg60": avg60, "full_avg300": _num(full.get("avg300")),
-                "some_avg60": _num(some.get("avg60")), "threshold_full_avg60": limits["memory_psi_full_avg60"]}
+    evidence = {"full_avg10_percent": _num(full.get("avg10")), "full_avg60_percent": avg60,
+                "full_avg300_percent": _num(full.get("avg300")), "some_avg60_percent": _num(some.get("avg60")),
+                "threshold_percent": limits["memory_psi_full_avg60"]}
     if avg60 > limits["memory_psi_full_avg60"]:
         recommendation = ("The host is short of memory right now (reclaim and swap-in stall every task). See what "
                           "uses memory with the command (read-only), then reduce it or add RAM/swap.")
@@ -643,11 +645,15 @@ def rule_container(facts, limits):
     if not runtime:
         return []
     info = _dict(_dict(facts["swap"]).get("container"))
-    evidence = {"runtime": runtime, "cgroup_version": info.get("cgroup_version"),
-                **_size("memory_limit", _num(info.get("memory_limit_bytes"))),
-                **_size("memory_usage", _num(info.get("memory_usage_bytes"))),
-                **_size("swap_limit", _num(info.get("swap_limit_bytes"))), "container_note": note}
     limit = _num(info.get("memory_limit_bytes"))
+    swap_limit = _num(info.get("swap_limit_bytes"))
+    evidence = {"runtime": runtime, "cgroup_version": info.get("cgroup_version"),
+                "memory_limit_bytes": limit,
+                "memory_limit": format_size(limit) if limit is not None else "unlimited or unknown",
+                **_size("memory_usage", _num(info.get("memory_usage_bytes"))),
+                "swap_limit_bytes": swap_limit,
+                "swap_limit": format_size(swap_limit) if swap_limit is not None else "unlimited or unknown",
+                "container_note": note}
     limit_text = f"memory limit {format_size(limit)}" if limit else "no memory limit"
     return [make_finding(
         "host.container", "info", f"Audited inside a {runtime} container",

@@ -46,4 +46,7 @@ tar -C "$ROOTFS" -c . | docker import \
   --change 'ENV LANG=C.UTF-8' \
   - "$IMAGE" >/dev/null
 docker tag "$IMAGE" "$LATEST"
+# Images of older recipes are dead weight on the test machine's disk.
+docker images --format '{{.Repository}}:{{.Tag}}' "hostcare-test/debian-${SUITE}" \
+  | grep -v -x -e "$IMAGE" -e "$LATEST" | xargs -r docker rmi >/dev/null 2>&1 || true
 echo "$IMAGE"

@@ -1,0 +1,84 @@
+# Copyright: hostcare.vps contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+import pytest
+
+from ansible_collections.hostcare.vps.plugins.plugin_utils._swap_sizing import (
+    GIB,
+    MIB,
+    SWAP_MAX_BYTES,
+    recommend_swap_bytes,
+)
+
+RECOMMEND = [
+    # (RAM, recommended swap)
+    (0, 0),
+    (256 * MIB, 512 * MIB),
+    (512 * MIB, 1 * GIB),
+    (1004 * MIB, 2 * GIB),          # a "1 GB" VPS: 2 x 1004 MiB rounded up to 512 MiB
+    (1 * GIB, 2 * GIB),
+    (2 * GIB, 4 * GIB),             # last value of the 2 x RAM band
+    (2 * GIB + 1, 4 * GIB),         # first value of the 4 GiB band: no jump
+    (3 * GIB, 4 * GIB),
+    (4026531840, 4 * GIB),          # a "4 GB" VPS reporting 3.75 GiB
+    (4 * GIB, 4 * GIB),
+    (4 * GIB + 1, 4 * GIB + 512 * MIB),  # = RAM, rounded up
+    (6 * GIB, 6 * GIB),
+    (8332353536, 8 * GIB),          # 7.76 GiB -> 8 GiB
+    (8 * GIB, 8 * GIB),
+    (8 * GIB + 1, 8 * GIB),         # the cap
+    (16 * GIB, 8 * GIB),
+    (24 * GIB, 8 * GIB),
+    (128 * GIB, 8 * GIB),
+    (2.5 * GIB, 4 * GIB),           # floats are accepted
+]
+
+
+@pytest.mark.parametrize("ram, expected", RECOMMEND)
+def test_recommend_swap_bytes(ram, expected):
+    assert recommend_swap_bytes(ram) == expected
+
+
+def test_recommendation_never_decreases_with_ram():
+    previous = 0
+    for mib in range(64, 40 * 1024, 64):
+        value = recommend_swap_bytes(mib * MIB)
+        assert value >= previous, f"{mib} MiB"
+        assert value % (512 * MIB) == 0
+        assert value <= SWAP_MAX_BYTES
+        previous = value
+
+
+@pytest.mark.parametrize("kwargs, expected", [
+    ({"max_bytes": 4 * GIB}, 4 * GIB),                                 # lower cap
+    ({"max_bytes": 16 * GIB}, 12 * GIB),                               # higher cap: = RAM
+    ({"round_to_bytes": 0}, 8 * GIB),                                  # still capped
+    ({"disk_available_bytes": 10 * GIB}, 2 * GIB + 512 * MIB),         # 25% of 10 GiB, rounded down
+    ({"disk_available_bytes": 100 * GIB}, 8 * GIB),                    # disk not the limit
+    ({"disk_available_bytes": 1 * GIB}, 0),                            # 256 MiB rounds down to 0: no room
+    ({"disk_available_bytes": 10 * GIB, "max_disk_fraction": 0.5}, 5 * GIB),
+])
+def test_recommend_swap_bytes_options(kwargs, expected):
+    assert recommend_swap_bytes(12 * GIB, **kwargs) == expected
+
+
+def test_round_to_zero_keeps_exact_value():
+    assert recommend_swap_bytes(1000, round_to_bytes=0) == 2000
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"ram_bytes": -1}, "ram_bytes must not be negative"),
+    ({"ram_bytes": True}, "ram_bytes must be a number"),
+    ({"ram_bytes": "4G"}, "ram_bytes must be a number"),
+    ({"ram_bytes": None}, "ram_bytes must be a number"),
+    ({"ram_bytes": float("nan")}, "ram_bytes must be a number"),
+    ({"ram_bytes": GIB, "max_bytes": -5}, "max_bytes must not be negative"),
+    ({"ram_bytes": GIB, "disk_available_bytes": "lots"}, "disk_available_bytes must be a number"),
+    ({"ram_bytes": GIB, "disk_available_bytes": GIB, "max_disk_fraction": 0}, "max_disk_fraction"),
+    ({"ram_bytes": GIB, "disk_available_bytes": GIB, "max_disk_fraction": 1.5}, "max_disk_fraction"),
+])
+def test_recommend_swap_bytes_rejects(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        recommend_swap_bytes(**kwargs)
