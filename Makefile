@@ -14,11 +14,11 @@ COLLECTION_LINK := $(COLLECTIONS)/ansible_collections/hostcare/vps
 INVENTORY ?=
 TARGET ?=
 REPORT_DIR ?= $(CURDIR)/audit-reports
-ANSIBLE_ENV := ANSIBLE_COLLECTIONS_PATH=$(COLLECTIONS) ANSIBLE_NOCOLOR=$${ANSIBLE_NOCOLOR:-} ANSIBLE_FORCE_COLOR=$${ANSIBLE_FORCE_COLOR:-}
+ANSIBLE_ENV := ANSIBLE_COLLECTIONS_PATH=$(COLLECTIONS) ANSIBLE_LOCALHOST_WARNING=false ANSIBLE_NOCOLOR=$${ANSIBLE_NOCOLOR:-} ANSIBLE_FORCE_COLOR=$${ANSIBLE_FORCE_COLOR:-}
 
-# With no INVENTORY, audit this machine over a local connection.
+# With no INVENTORY the playbook audits this machine over a local connection (see playbooks/audit.yml).
 ifeq ($(strip $(INVENTORY)),)
-AUDIT_INVENTORY := -i localhost, -c local -e ansible_python_interpreter=auto_silent
+AUDIT_INVENTORY :=
 else
 AUDIT_INVENTORY := -i $(INVENTORY)
 endif
@@ -80,8 +80,7 @@ galaxy-install: $(VENV)/.test-ready
 	bash tests/scripts/galaxy-install.sh $(VENV)
 
 audit-py312: $(VENV312)/.ready | $(COLLECTION_LINK)
-	$(ANSIBLE_ENV) $(VENV312)/bin/ansible-playbook -i localhost, -c local -e ansible_python_interpreter=auto_silent \
-	  -e report_dir=$(CURDIR)/$(BUILD)/audit-py312 playbooks/audit.yml
+	$(ANSIBLE_ENV) $(VENV312)/bin/ansible-playbook -e report_dir=$(CURDIR)/$(BUILD)/audit-py312 playbooks/audit.yml
 	test -s $(BUILD)/audit-py312/localhost.json
 
 molecule: $(VENV)/.test-ready | $(COLLECTION_LINK)

@@ -3,20 +3,23 @@
 # Note: this module util is PRIVATE to the hostcare.vps collection.
 """Disk pressure: which filesystems are real, how full they are, and where the space went.
 
-The first half is pure (text or values in, dicts out). The second half does I/O and says so in its
-names: statvfs_paths() and scan_trees(). Runs on the target's python3 (3.9+), standard library only.
+The first half is pure (text or values in, dicts out). The second half does I/O: probe_mount_points(),
+scan_trees() and gather_disk_facts(). Runs on the target's python3 (3.9+), standard library only.
 """
 
 from __future__ import annotations
 
+import collections
 import heapq
 import itertools
+import math
 import os
 import re
 import stat
 import threading
 import time
 
+from ansible_collections.hostcare.vps.plugins.module_utils._memory import parse_psi
 from ansible_collections.hostcare.vps.plugins.module_utils._units import percent
 
 # Kernel and virtual filesystems that hold no user data, plus read-only images (squashfs snaps,
@@ -99,6 +102,16 @@ def select_real_filesystems(mounts, is_directory):
     return sorted((mount for _rank, mount in chosen.values()), key=lambda mount: mount["mount"])
 
 
+def bind_mount_points(mounts):
+    """Mount points of parse_mountinfo() output that show a directory also reachable at another path.
+
+    Those are bind mounts (and btrfs subvolumes mounted away from their own path). A bind mount keeps the
+    device number, so a du -x style walk cannot see it; a directory bound onto itself is not listed.
+    """
+    return [mount["mount"] for mount in mounts
+            if is_real_filesystem(mount) and mount["root"] not in ("/", mount["mount"])]
+
+
 def filesystem_usage(fs_stat):
     """Sizes from a statvfs result (or any object with its f_* attributes); all None when fs_stat is None.
 
@@ -167,110 +180,124 @@ def find_unrotated_logs(directory, log_sizes, sibling_names):
 
 
 def top_entries(sizes_and_paths, top_n):
-    """The top_n largest (size_bytes, path) pairs as [{path, size_bytes}], largest first, ties by path."""
-    largest = heapq.nsmallest(top_n, sizes_and_paths, key=lambda pair: (-pair[0], pair[1]))
-    return [{"path": path, "size_bytes": size} for size, path in largest]
+    """The top_n largest of (size_bytes, path) pairs as [{path, size_bytes}], largest first, ties by path.
+
+    A path given twice (a directory under two scan roots) is listed once, with its largest size.
+    """
+    largest_by_path = {}
+    for size, path in sizes_and_paths:
+        if size > largest_by_path.get(path, -1):
+            largest_by_path[path] = size
+    largest = heapq.nsmallest(top_n, largest_by_path.items(), key=lambda item: (-item[1], item[0]))
+    return [{"path": path, "size_bytes": size} for path, size in largest]
 
 
 # ---------------------------------------------------------------------------------------------------
 # I/O below this line.
 # ---------------------------------------------------------------------------------------------------
 
-def statvfs_paths(paths, timeout):
-    """os.statvfs() of every path, run in parallel; None for a path that failed or did not answer in time.
+def probe_mount_points(paths, timeout):
+    """{path: (is_directory, statvfs result or None)} for each mount point that answered within `timeout`.
 
-    A dead NFS server makes statvfs block forever; a daemon thread left behind does not hold the
-    module's exit.
+    Each path is probed in its own daemon thread: on a dead NFS server stat() and statvfs() block for
+    good, and a thread left behind neither stops the others nor holds the module's exit. A mount point
+    that cannot be stat()ed is reported as not a directory.
     """
     results = {}
 
-    def worker(path):
+    def probe(path):
         try:
-            results[path] = os.statvfs(path)
+            is_directory = stat.S_ISDIR(os.stat(path).st_mode)
         except OSError:
-            results[path] = None
+            results[path] = (False, None)
+            return
+        try:
+            results[path] = (is_directory, os.statvfs(path))
+        except OSError:
+            results[path] = (is_directory, None)
 
-    threads = [threading.Thread(target=worker, args=(path,), daemon=True) for path in paths]
+    threads = [threading.Thread(target=probe, args=(path,), daemon=True) for path in dict.fromkeys(paths)]
     for thread in threads:
         thread.start()
-    deadline = time.monotonic() + timeout
+    give_up_at = time.monotonic() + timeout
     for thread in threads:
-        thread.join(max(0.0, deadline - time.monotonic()))
-    return {path: results.get(path) for path in paths}
+        thread.join(max(0.0, give_up_at - time.monotonic()))
+    return dict(results)
 
 
 # Entries listed between two looks at the clock: a directory of millions of files cannot blow the budget.
 _DEADLINE_CHECK_EVERY = 4096
 _DIRECTORY_OPEN_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC
+# With several workers, each root is first walked breadth-first until this many subtrees per worker wait;
+# those are then shared out, so one huge subtree cannot leave the other workers idle from the start.
+_SUBTREES_PER_WORKER = 8
+# How long past the deadline to wait for a worker that has not reported (stuck in a syscall).
+_WORKER_GRACE_SECONDS = 5.0
+
+_ScanOptions = collections.namedtuple(
+    "_ScanOptions", "top_n deadline cross_filesystems min_log_blocks max_unreadable bind_mounts")
 
 
-class _TreeScan:
-    """Disk usage of directory trees, du-style, within a deadline. Use through scan_trees()."""
+class _TreeWalk:
+    """du-style totals of one directory tree, walked within one process.
 
-    def __init__(self, top_n, deadline, cross_filesystems, min_log_size, max_unreadable, clock):
-        self.top_n = top_n
-        self.deadline = deadline
-        self.cross_filesystems = cross_filesystems
-        self.min_log_blocks = -(-min_log_size // 512)
-        self.max_unreadable = max_unreadable
-        self.clock = clock
-        # One slot per directory, in discovery order, so a child always comes after its parent.
+    Directories get one slot each in discovery order, so a child always comes after its parent and
+    subtree totals add up in one backward pass. A walk may leave some of its pending subtrees to other
+    processes (_walk_subtree) and fold their summaries back in with merge_subtree().
+    """
+
+    def __init__(self, options, device, starts_at_scan_root, dirs_seen=()):
+        self.options = options
+        self.device = device
+        self.starts_at_scan_root = starts_at_scan_root
         self.dir_paths = []
         self.dir_parents = []
         self.dir_blocks = []
         self.dir_files = []
+        self.pending = collections.deque()
         self.incomplete_dirs = []
-        self.dirs_by_inode = {}
-        self.seen_hard_links = set()
-        self.largest_files = []     # min-heap of (blocks, path), at most top_n long
-        self.unrotated_logs = []    # min-heap of (size_bytes, path), at most top_n long
+        self.dirs_seen = set(dirs_seen)  # (st_dev, st_ino) of the directories walked already
+        self.hard_links = {}        # (st_dev, st_ino) -> blocks, files with more than one link
+        self.largest_files = []     # min-heap of (blocks, path, hard link key or None), top_n long at most
+        self.unrotated_logs = []    # min-heap of (size_bytes, path), top_n long at most
+        self.subtree_top_dirs = []  # (blocks, path) reported by subtrees walked elsewhere
         self.unreadable = []
-        self.root_indexes = {}
-        self.unfinished = []
-        self.truncated = False
 
-    def _add_dir(self, path, parent, blocks):
+    def add_dir(self, path, parent, blocks):
         self.dir_paths.append(path)
         self.dir_parents.append(parent)
         self.dir_blocks.append(blocks)
         self.dir_files.append(0)
-        return len(self.dir_paths) - 1
+        self.pending.append(len(self.dir_paths) - 1)
 
     def _note_unreadable(self, path):
-        if len(self.unreadable) < self.max_unreadable:
+        if len(self.unreadable) < self.options.max_unreadable:
             self.unreadable.append(path)
 
-    def scan_root(self, root):
-        if self.truncated or self.clock() >= self.deadline:
-            self.truncated = True
-            self.unfinished.append(root)
-            return
-        try:
-            root_stat = os.stat(root)
-        except OSError:
-            self._note_unreadable(root)
-            return
-        inode = (root_stat.st_dev, root_stat.st_ino)
-        if inode in self.dirs_by_inode:  # already counted inside an earlier root
-            self.root_indexes[root] = self.dirs_by_inode[inode]
-            return
-        index = self._add_dir(root, -1, root_stat.st_blocks)
-        self.dirs_by_inode[inode] = index
-        self.root_indexes[root] = index
-        pending = [index]
-        while pending:
-            if self.clock() >= self.deadline:
-                self.truncated = True
-                self.incomplete_dirs.extend(pending)
-                return
-            self._scan_dir(pending.pop(), root_stat.st_dev, pending)
+    def _keep_largest(self, heap, item):
+        if len(heap) < self.options.top_n:
+            heapq.heappush(heap, item)
+        elif item > heap[0]:
+            heapq.heapreplace(heap, item)
 
-    def _scan_dir(self, index, root_device, pending):
-        # The hot loop of the whole module. Listing through a directory descriptor makes DirEntry.stat()
-        # an fstatat() relative to it, without the kernel resolving the full path again for every entry.
+    def walk(self, breadth_first=False, stop_at_pending=None):
+        """Scan pending directories until none is left, the deadline passes or stop_at_pending wait."""
+        take = self.pending.popleft if breadth_first else self.pending.pop
+        while self.pending:
+            if stop_at_pending is not None and len(self.pending) >= stop_at_pending:
+                return
+            if time.monotonic() >= self.options.deadline:
+                self.incomplete_dirs.extend(self.pending)
+                self.pending.clear()
+                return
+            self._scan_dir(take())
+
+    def _scan_dir(self, index):
+        # Listing through a directory descriptor makes DirEntry.stat() an fstatat() relative to it:
+        # the kernel does not resolve the full path again for every entry.
         path = self.dir_paths[index]
         flags = _DIRECTORY_OPEN_FLAGS
-        if self.dir_parents[index] >= 0:
+        if index or not self.starts_at_scan_root:
             flags |= os.O_NOFOLLOW  # a subdirectory swapped for a symlink since it was listed is not followed
         try:
             dir_fd = os.open(path, flags)
@@ -278,20 +305,24 @@ class _TreeScan:
             self._note_unreadable(path)
             return
         try:
-            self._scan_open_dir(index, path, dir_fd, root_device, pending)
+            self._scan_open_dir(index, path, dir_fd)
         finally:
             os.close(dir_fd)
 
-    def _scan_open_dir(self, index, path, dir_fd, root_device, pending):
+    def _scan_open_dir(self, index, path, dir_fd):
+        # The hot loop of the module: one lstat per entry (DirEntry caches it), everything else in locals.
         prefix = path if path.endswith("/") else path + "/"
-        cross_filesystems = self.cross_filesystems
-        dirs_by_inode = self.dirs_by_inode
-        seen_hard_links = self.seen_hard_links
+        options = self.options
+        cross_filesystems = options.cross_filesystems
+        bind_mounts = options.bind_mounts
+        device = self.device
+        dirs_seen = self.dirs_seen
+        hard_links = self.hard_links
         largest_files = self.largest_files
-        top_n = self.top_n
-        min_log_blocks = self.min_log_blocks
+        top_n = options.top_n
+        min_log_blocks = options.min_log_blocks
         file_threshold = largest_files[0][0] if len(largest_files) >= top_n else -1
-        # One comparison per file decides whether it may be a top file or a reportable log.
+        # One comparison per file tells whether it may be a top file or a reportable log.
         worth_a_look = min(file_threshold, min_log_blocks - 1)
         is_dir = stat.S_ISDIR
         blocks_here = 0
@@ -319,30 +350,29 @@ class _TreeScan:
                         incomplete_listing = True
                         continue
                     if is_dir(entry_stat.st_mode):
-                        if entry_stat.st_dev != root_device and not cross_filesystems:
+                        child_path = prefix + entry.name
+                        # st_dev alone misses a bind mount of the same filesystem, hence bind_mounts.
+                        if not cross_filesystems and (entry_stat.st_dev != device or child_path in bind_mounts):
                             continue
                         inode = (entry_stat.st_dev, entry_stat.st_ino)
-                        if inode in dirs_by_inode:  # a bind-mount loop or a nested scan root
+                        if inode in dirs_seen:  # a bind-mount loop
                             continue
-                        child = self._add_dir(prefix + entry.name, index, entry_stat.st_blocks)
-                        dirs_by_inode[inode] = child
-                        pending.append(child)
+                        dirs_seen.add(inode)
+                        self.add_dir(child_path, index, entry_stat.st_blocks)
                         continue
-                    if entry_stat.st_nlink > 1:
-                        inode = (entry_stat.st_dev, entry_stat.st_ino)
-                        if inode in seen_hard_links:
-                            continue
-                        seen_hard_links.add(inode)
-                    files_here += 1
                     blocks = entry_stat.st_blocks
+                    link_key = None
+                    if entry_stat.st_nlink > 1:
+                        link_key = (entry_stat.st_dev, entry_stat.st_ino)
+                        if link_key in hard_links:
+                            continue
+                        hard_links[link_key] = blocks
+                    files_here += 1
                     blocks_here += blocks
                     if blocks <= worth_a_look:
                         continue
                     if blocks > file_threshold:
-                        if len(largest_files) < top_n:
-                            heapq.heappush(largest_files, (blocks, prefix + entry.name))
-                        else:
-                            heapq.heapreplace(largest_files, (blocks, prefix + entry.name))
+                        self._keep_largest(largest_files, (blocks, prefix + entry.name, link_key))
                         if len(largest_files) >= top_n:
                             file_threshold = largest_files[0][0]
                             worth_a_look = min(file_threshold, min_log_blocks - 1)
@@ -350,8 +380,7 @@ class _TreeScan:
                         logs_here[entry.name] = blocks * 512
                 if len(batch) < _DEADLINE_CHECK_EVERY:
                     break
-                if self.clock() >= self.deadline:
-                    self.truncated = True
+                if time.monotonic() >= options.deadline:
                     self.incomplete_dirs.append(index)
                     break
         self.dir_blocks[index] += blocks_here
@@ -367,66 +396,250 @@ class _TreeScan:
         except OSError:
             return
         for log in find_unrotated_logs(path, logs_here, sibling_names):
-            item = (log["size_bytes"], log["path"])
-            if len(self.unrotated_logs) < self.top_n:
-                heapq.heappush(self.unrotated_logs, item)
-            elif item > self.unrotated_logs[0]:
-                heapq.heapreplace(self.unrotated_logs, item)
+            self._keep_largest(self.unrotated_logs, (log["size_bytes"], log["path"]))
 
-    def result(self, roots, elapsed_seconds):
-        subtree_blocks = list(self.dir_blocks)
-        subtree_files = list(self.dir_files)
-        for index in range(len(subtree_blocks) - 1, 0, -1):
+    def subtree_totals(self):
+        """(blocks, files, complete) of every directory slot, each covering its whole subtree."""
+        blocks = list(self.dir_blocks)
+        files = list(self.dir_files)
+        for index in range(len(blocks) - 1, 0, -1):
             parent = self.dir_parents[index]
             if parent >= 0:
-                subtree_blocks[parent] += subtree_blocks[index]
-                subtree_files[parent] += subtree_files[index]
-        complete = [True] * len(subtree_blocks)
+                blocks[parent] += blocks[index]
+                files[parent] += files[index]
+        complete = [True] * len(blocks)
         for index in self.incomplete_dirs:
             while index >= 0 and complete[index]:
                 complete[index] = False
                 index = self.dir_parents[index]
-        root_summaries = []
-        unfinished = list(self.unfinished)
-        for root in roots:
-            index = self.root_indexes.get(root)
-            if index is None:
-                continue
-            root_summaries.append({"path": root, "size_bytes": subtree_blocks[index] * 512,
-                                   "files": subtree_files[index]})
-            if not complete[index]:
-                unfinished.append(root)
-        directories = ((subtree_blocks[index] * 512, self.dir_paths[index])
-                       for index in range(len(subtree_blocks)) if self.dir_parents[index] >= 0)
-        return {
-            "roots": root_summaries,
-            "top_dirs": top_entries(directories, self.top_n),
-            "top_files": top_entries(((blocks * 512, path) for blocks, path in self.largest_files), self.top_n),
-            "unreadable": self.unreadable,
-            "truncated": self.truncated,
-            "unfinished": sorted(set(unfinished), key=roots.index),
-            "elapsed_seconds": round(elapsed_seconds, 2),
-            "files_scanned": sum(self.dir_files),
-            "unrotated_logs": top_entries(self.unrotated_logs, self.top_n),
-        }
+        return blocks, files, complete
+
+    def top_dir_candidates(self, blocks):
+        """(blocks, path) of the directories below the start directory, top_n largest."""
+        own = ((blocks[index], self.dir_paths[index]) for index in range(1, len(blocks)))
+        return heapq.nlargest(self.options.top_n, itertools.chain(own, self.subtree_top_dirs))
+
+    def merge_subtree(self, index, summary):
+        """Fold in the summary of directory `index`'s contents as _walk_subtree() returned it."""
+        blocks, files = summary["blocks"], summary["files"]
+        counted_here = set()
+        for link_key, link_blocks in summary["hard_links"].items():
+            if link_key in self.hard_links:  # another name of this file was counted already
+                counted_here.add(link_key)
+                blocks -= link_blocks
+                files -= 1
+            else:
+                self.hard_links[link_key] = link_blocks
+        self.dir_blocks[index] += blocks
+        self.dir_files[index] += files
+        self.subtree_top_dirs.extend(summary["top_dirs"])
+        for item in summary["top_files"]:
+            if item[2] not in counted_here:
+                self._keep_largest(self.largest_files, item)
+        for item in summary["unrotated_logs"]:
+            self._keep_largest(self.unrotated_logs, item)
+        for path in summary["unreadable"]:
+            self._note_unreadable(path)
+        if not summary["complete"]:
+            self.incomplete_dirs.append(index)
+
+
+def _walk_subtree(path, device, options, dirs_seen):
+    """Walk the contents of directory `path` (its own blocks are counted by the caller); runs in a worker."""
+    walk = _TreeWalk(options, device, starts_at_scan_root=False, dirs_seen=dirs_seen)
+    walk.add_dir(path, -1, 0)
+    walk.walk()
+    blocks, files, complete = walk.subtree_totals()
+    return {
+        "blocks": blocks[0],
+        "files": files[0],
+        "complete": complete[0],
+        "top_dirs": walk.top_dir_candidates(blocks),
+        "top_files": walk.largest_files,
+        "unrotated_logs": walk.unrotated_logs,
+        "unreadable": walk.unreadable,
+        "hard_links": walk.hard_links,
+    }
+
+
+def _walk_subtree_from_tuple(arguments):
+    return _walk_subtree(*arguments)
+
+
+def _walk_subtrees(arguments, workers, deadline):
+    """_walk_subtree(*args) for each args tuple, in `workers` forked processes; in order.
+
+    A worker that has not answered _WORKER_GRACE_SECONDS after the deadline is stuck in a system call
+    (a hung network filesystem): its subtree and the ones after it get None.
+    """
+    try:
+        import multiprocessing
+        # fork: the workers have this module imported already, so the task function pickles by name.
+        pool = multiprocessing.get_context("fork").Pool(min(workers, len(arguments)))
+    except (ImportError, OSError, ValueError):  # no fork, or no /dev/shm for the pool's semaphores
+        return [_walk_subtree(*args) for args in arguments]
+    summaries = []
+    give_up_at = deadline + _WORKER_GRACE_SECONDS
+    with pool:
+        results = pool.imap(_walk_subtree_from_tuple, arguments)
+        for _args in arguments:
+            timeout = max(0.0, give_up_at - time.monotonic()) if give_up_at < math.inf else None
+            try:
+                summaries.append(results.next(timeout))
+            except multiprocessing.TimeoutError:
+                break
+    return summaries + [None] * (len(arguments) - len(summaries))
 
 
 def scan_trees(roots, top_n, deadline, cross_filesystems=False, min_log_size=0, max_unreadable=50,
-               clock=time.monotonic):
-    """Walk directory trees like `du -s` and stop at `deadline` (a `clock()` value).
+               bind_mounts=(), workers=1):
+    """Measure directory trees like `du -s`, one root at a time, and stop at `deadline` (time.monotonic()).
 
-    roots: absolute directory paths. Sizes are allocated blocks (what du counts), hard links counted
-    once, directories' own blocks included; symlinks are not followed. Without cross_filesystems a
-    subdirectory on another filesystem is skipped (du -x). A root inside an earlier root is not walked
-    twice: its figures come from the first walk. Returns a dict with roots ([{path, size_bytes, files}]),
-    top_dirs and top_files ([{path, size_bytes}], top_n largest; top_dirs excludes the roots themselves),
-    unreadable (directories that could not be listed, at most max_unreadable), truncated, unfinished
-    (roots not fully walked), elapsed_seconds, files_scanned, and unrotated_logs (the top_n largest *.log
-    files of at least min_log_size bytes with no rotated copy next to them).
+    roots: absolute directory paths. Sizes are allocated blocks (what du counts), directories' own blocks
+    included, hard links counted once per root, symlinks not followed. Without cross_filesystems the walk
+    stays on each root's filesystem (du -x) and does not enter the `bind_mounts` paths either (see
+    bind_mount_points()). Each root is measured on its own: a root inside another one is walked twice.
+    With `workers` > 1 each root is walked breadth-first until enough subtrees wait, and those are shared
+    out among that many forked processes.
+
+    Returns a dict: roots ([{path, size_bytes, files}] of the roots walked), top_dirs and top_files
+    ([{path, size_bytes}], the top_n largest; top_dirs leaves out the roots themselves), unreadable
+    (directories that could not be listed, at most max_unreadable), truncated, unfinished (roots not
+    fully walked before the deadline), elapsed_seconds, files_scanned, and unrotated_logs (the top_n
+    largest *.log files of at least min_log_size bytes with no rotated copy next to them).
     """
-    started = clock()
-    scan = _TreeScan(top_n, deadline, cross_filesystems, min_log_size, max_unreadable, clock)
-    # Parents before children, so a nested root is found inside its parent's walk.
-    for root in sorted(roots):
-        scan.scan_root(root)
-    return scan.result(roots, clock() - started)
+    started = time.monotonic()
+    roots = list(dict.fromkeys(roots))
+    options = _ScanOptions(top_n, deadline, cross_filesystems, -(-min_log_size // 512), max_unreadable,
+                           frozenset(bind_mounts))
+    walks = {}
+    unreadable = []
+    subtree_tasks = []
+    for root in roots:
+        if time.monotonic() >= deadline:
+            break
+        try:
+            root_stat = os.stat(root)
+        except OSError:
+            unreadable.append(root)
+            continue
+        walk = walks[root] = _TreeWalk(options, root_stat.st_dev, starts_at_scan_root=True,
+                                       dirs_seen=[(root_stat.st_dev, root_stat.st_ino)])
+        walk.add_dir(root, -1, root_stat.st_blocks)
+        if workers > 1:
+            walk.walk(breadth_first=True, stop_at_pending=workers * _SUBTREES_PER_WORKER)
+            dirs_seen = frozenset(walk.dirs_seen)
+            subtree_tasks.extend((walk, index, dirs_seen) for index in walk.pending)
+            walk.pending.clear()
+        else:
+            walk.walk()
+    if subtree_tasks:
+        arguments = [(walk.dir_paths[index], walk.device, options, dirs_seen)
+                     for walk, index, dirs_seen in subtree_tasks]
+        for (walk, index, _dirs_seen), summary in zip(subtree_tasks, _walk_subtrees(arguments, workers, deadline)):
+            if summary is None:
+                walk.incomplete_dirs.append(index)
+            else:
+                walk.merge_subtree(index, summary)
+
+    root_summaries, unfinished = [], []
+    dir_candidates, file_candidates, log_candidates = [], [], []
+    for root in roots:
+        walk = walks.get(root)
+        if walk is None:
+            if root not in unreadable:
+                unfinished.append(root)  # the budget ran out before its turn
+            continue
+        blocks, files, complete = walk.subtree_totals()
+        root_summaries.append({"path": root, "size_bytes": blocks[0] * 512, "files": files[0]})
+        if not complete[0]:
+            unfinished.append(root)
+        dir_candidates.extend((size * 512, path) for size, path in walk.top_dir_candidates(blocks))
+        file_candidates.extend((size * 512, path) for size, path, _link_key in walk.largest_files)
+        log_candidates.extend(walk.unrotated_logs)
+        unreadable.extend(walk.unreadable)
+    return {
+        "roots": root_summaries,
+        "top_dirs": top_entries(dir_candidates, top_n),
+        "top_files": top_entries(file_candidates, top_n),
+        "unreadable": unreadable[:max_unreadable],
+        "truncated": bool(unfinished),
+        "unfinished": unfinished,
+        "elapsed_seconds": round(time.monotonic() - started, 2),
+        "files_scanned": sum(summary["files"] for summary in root_summaries),
+        "unrotated_logs": top_entries(log_candidates, top_n),
+    }
+
+
+PROC_MOUNTINFO = "/proc/self/mountinfo"
+PROC_PRESSURE_IO = "/proc/pressure/io"
+JOURNAL_DIRS = ("/var/log/journal", "/run/log/journal")
+APT_ARCHIVES_DIR = "/var/cache/apt/archives"
+# statvfs answers in microseconds; only a dead network filesystem takes longer than this.
+MOUNT_PROBE_TIMEOUT_SECONDS = 5.0
+MAX_SCAN_WORKERS = 4
+
+
+def _read_text(path):
+    try:
+        with open(path, encoding="utf-8", errors="replace") as handle:
+            return handle.read()
+    except OSError:
+        return None
+
+
+def measure_filesystems(mounts):
+    """filesystems facts for parse_mountinfo() output: select_real_filesystems() plus filesystem_usage().
+
+    A mount point that did not answer in time (a dead NFS server) is kept, with null figures.
+    """
+    probes = probe_mount_points([mount["mount"] for mount in mounts if is_real_filesystem(mount)],
+                                MOUNT_PROBE_TIMEOUT_SECONDS)
+    filesystems = []
+    for mount in select_real_filesystems(mounts, lambda path: probes.get(path, (True, None))[0]):
+        entry = {"mount": mount["mount"], "device": mount["device"], "fstype": mount["fstype"]}
+        entry.update(filesystem_usage(probes.get(mount["mount"], (True, None))[1]))
+        filesystems.append(entry)
+    return filesystems
+
+
+def _measure_dirs(paths, deadline):
+    """{paths, size_bytes} of the existing directories among `paths` (size None if the deadline hit); None if none exists."""
+    existing = [path for path in paths if os.path.isdir(path)]
+    if not existing:
+        return None
+    scan = scan_trees(existing, top_n=1, deadline=deadline)
+    size = None if scan["truncated"] else sum(root["size_bytes"] for root in scan["roots"])
+    return {"paths": existing, "size_bytes": size}
+
+
+def gather_disk_facts(scan_paths, missing_paths, top_n, time_budget, cross_filesystems, min_log_size,
+                      max_unreadable, skip_scan):
+    """The hostcare_disk facts (see docs/facts.md). scan_paths exist; missing_paths are reported as given.
+
+    The time budget starts after the filesystems are measured and covers the journal, the apt cache and
+    the scan.
+    """
+    mountinfo = _read_text(PROC_MOUNTINFO)
+    mounts = parse_mountinfo(mountinfo) if mountinfo is not None else None
+    facts = {
+        "filesystems": measure_filesystems(mounts) if mounts is not None else None,
+        "psi_io": parse_psi(_read_text(PROC_PRESSURE_IO)),
+    }
+    deadline = time.monotonic() + time_budget
+    facts["journal"] = _measure_dirs(JOURNAL_DIRS, deadline)
+    apt_archives = _measure_dirs((APT_ARCHIVES_DIR,), deadline)
+    facts["apt_cache"] = None
+    if apt_archives is not None:
+        facts["apt_cache"] = {"path": APT_ARCHIVES_DIR, "size_bytes": apt_archives["size_bytes"]}
+    if skip_scan:
+        facts["scan"] = None
+        facts["unrotated_logs"] = None
+        return facts
+    scan = scan_trees(scan_paths, top_n, deadline, cross_filesystems=cross_filesystems,
+                      min_log_size=min_log_size, max_unreadable=max_unreadable,
+                      bind_mounts=bind_mount_points(mounts or ()),
+                      workers=min(len(os.sched_getaffinity(0)), MAX_SCAN_WORKERS))
+    facts["unrotated_logs"] = scan.pop("unrotated_logs")
+    facts["scan"] = dict(paths=list(scan_paths), missing_paths=list(missing_paths), **scan)
+    return facts

@@ -87,7 +87,7 @@ def _int_or_none(text):
         return None
 
 
-def parse_meminfo(text):
+def parse_meminfo(text: str | None) -> dict[str, int]:
     """/proc/meminfo -> {field: value}; "kB" values are converted to bytes, counts (HugePages_*) stay as is."""
     values = {}
     for line in (text or "").splitlines():
@@ -102,7 +102,7 @@ def parse_meminfo(text):
     return values
 
 
-def parse_proc_swaps(text):
+def parse_proc_swaps(text: str | None) -> list[dict]:
     """/proc/swaps -> list of active swap areas, in the kernel's order."""
     areas = []
     for line in (text or "").splitlines():
@@ -125,7 +125,7 @@ def parse_proc_swaps(text):
     return areas
 
 
-def parse_fstab_swap_entries(text):
+def parse_fstab_swap_entries(text: str | None) -> list[dict]:
     """/etc/fstab -> every uncommented swap line: source as written, options and pri= priority."""
     entries = []
     for line in (text or "").splitlines():
@@ -141,7 +141,7 @@ def parse_fstab_swap_entries(text):
     return entries
 
 
-def fstab_source_tag(source):
+def fstab_source_tag(source: str) -> tuple[str, str] | None:
     """("UUID", "abc") for UUID=abc (quotes allowed, as libmount does); None for a plain path."""
     tag, sep, value = source.partition("=")
     if not sep or tag not in DEVICE_TAG_DIRS:
@@ -149,17 +149,17 @@ def fstab_source_tag(source):
     return tag, value.strip("\"'")
 
 
-def udev_encode(value):
+def udev_encode(value: str) -> str:
     """Encode a tag value the way udev names its /dev/disk/by-* links ("my swap" -> "my\\x20swap")."""
     return "".join(char if char.isalnum() or char in "#+-.:=@_" else f"\\x{ord(char):02x}" for char in value)
 
 
-def parse_sysctl_value(text):
+def parse_sysctl_value(text: str | None) -> int | None:
     """Text of a /proc/sys file holding one integer -> int; None when missing or not a single integer."""
     return _int_or_none(text)
 
 
-def parse_psi(text):
+def parse_psi(text: str | None) -> dict | None:
     """A /proc/pressure/* (or cgroup *.pressure) file -> {"some": {...}, "full": {...}}; None without PSI.
 
     Each line is `some|full avg10=0.00 avg60=0.00 avg300=0.00 total=123`. The averages are percentages,
@@ -186,7 +186,7 @@ def parse_psi(text):
     return pressure
 
 
-def parse_vmstat_oom_kills(text):
+def parse_vmstat_oom_kills(text: str | None) -> int | None:
     """/proc/vmstat -> the oom_kill counter (OOM kills since boot); None on kernels before 4.13."""
     for line in (text or "").splitlines():
         name, _sep, value = line.partition(" ")
@@ -195,7 +195,7 @@ def parse_vmstat_oom_kills(text):
     return None
 
 
-def parse_environ(data):
+def parse_environ(data: bytes | None) -> dict[str, str]:
     """Bytes of /proc/<pid>/environ (NUL-separated NAME=value) -> dict."""
     environ = {}
     for item in (data or b"").split(b"\0"):
@@ -205,7 +205,7 @@ def parse_environ(data):
     return environ
 
 
-def parse_mountinfo(text):
+def parse_mountinfo(text: str | None) -> list[dict]:
     """/proc/<pid>/mountinfo -> list of {"root", "mount_point", "fstype", "source", "super_options"}."""
     mounts = []
     for line in (text or "").splitlines():
@@ -253,7 +253,7 @@ def _process_cgroup_dir(mount, process_path):
     return mount["mount_point"]
 
 
-def locate_memory_cgroup(self_cgroup, mountinfo):
+def locate_memory_cgroup(self_cgroup: str | None, mountinfo: str | None) -> dict:
     """Find the memory cgroup of a process from its /proc/<pid>/cgroup and mountinfo texts.
 
     Returns {"version": 1|2|None, "dirs": [...]}: the directories from the process's own cgroup up to
@@ -280,7 +280,7 @@ def locate_memory_cgroup(self_cgroup, mountinfo):
     return {"version": version, "dirs": dirs}
 
 
-def parse_cgroup_bytes(text):
+def parse_cgroup_bytes(text: str | None) -> int | None:
     """A cgroup memory limit or counter -> bytes; None for "max", the v1 unlimited sentinel, or no data."""
     if text is not None and text.strip() == "max":
         return None
@@ -290,7 +290,7 @@ def parse_cgroup_bytes(text):
     return value
 
 
-def parse_cgroup_memory(version, levels):
+def parse_cgroup_memory(version: int | None, levels: list[dict]) -> dict:
     """Memory limits of a process from the files of its cgroup levels (leaf first, see locate_memory_cgroup).
 
     `levels` holds one {file name: text or None} dict per level, with the CGROUP_V2_FILES or
@@ -318,8 +318,9 @@ def parse_cgroup_memory(version, levels):
     return result
 
 
-def detect_container(proc1_cgroup=None, mountinfo=None, environ=None, dockerenv=False, containerenv=False,
-                     systemd_container=None, openvz=False):
+def detect_container(proc1_cgroup: str | None = None, mountinfo: str | None = None, environ: dict | None = None,
+                     dockerenv: bool = False, containerenv: bool = False, systemd_container: str | None = None,
+                     openvz: bool = False) -> dict:
     """Tell whether this is a container and which runtime runs it.
 
     proc1_cgroup/mountinfo: texts of /proc/1/cgroup and /proc/self/mountinfo; environ: PID 1's
@@ -365,7 +366,8 @@ def detect_container(proc1_cgroup=None, mountinfo=None, environ=None, dockerenv=
     return {"detected": bool(found) or generic, "runtime": runtime}
 
 
-def parse_zram(name, disksize=None, comp_algorithm=None, mm_stat=None):
+def parse_zram(name: str, disksize: str | None = None, comp_algorithm: str | None = None,
+               mm_stat: str | None = None) -> dict:
     """Texts of /sys/block/<name>/{disksize,comp_algorithm,mm_stat} -> one zram device."""
     algorithm = None
     algorithms = (comp_algorithm or "").split()
@@ -415,7 +417,7 @@ def _memory_totals(meminfo, psutil_totals):
     return memory, swap
 
 
-def build_swap_facts(inputs):
+def build_swap_facts(inputs: dict) -> dict:
     """Assemble `hostcare_swap` (docs/facts.md) from the raw texts that read_swap_inputs collects.
 
     Keys of `inputs` (any may be missing or None): meminfo, swaps, fstab, vmstat, psi_memory (texts);
@@ -489,7 +491,7 @@ def _resolve_device(root, path):
     return "/" + relative if relative != "." else "/"
 
 
-def read_psutil_totals():
+def read_psutil_totals() -> dict | None:
     """Memory and swap totals from psutil in the facts' keys; None without psutil (or when it fails)."""
     if psutil is None:
         return None
@@ -503,7 +505,7 @@ def read_psutil_totals():
     }
 
 
-def read_swap_inputs(root="/"):
+def read_swap_inputs(root: str = "/") -> dict:
     """Read everything build_swap_facts needs below `root`; a missing or unreadable file gives None.
 
     psutil always reads the live /proc, so it is only asked when `root` is "/".

@@ -77,7 +77,7 @@ DEFAULT_THRESHOLDS = {
     # apt package cache: > this -> info
     "apt_cache_info_bytes": 256 * MIB,
     # a *.log with no rotated sibling at least this big -> warning
-    "unrotated_log_min_bytes": 100 * MIB,
+    "unrotated_log_min_bytes": 50 * MIB,
     # how many directories/files to list as biggest consumers
     "top_consumers": 5,
 }
@@ -266,6 +266,9 @@ def build_findings(host_facts, thresholds=None, rules=None):
     return sort_findings(findings)
 
 
+_AREA = {"swap": "Swap and memory", "disk": "Disk"}
+
+
 def _unavailable(source, error):
     module = FACT_SOURCES[source]
     what = {
@@ -278,7 +281,7 @@ def _unavailable(source, error):
         hint = " Re-run the audit with --become (-b)."
     return make_finding(
         f"facts.{source}_unavailable", "info",
-        f"{what} not checked: {module} gave no facts",
+        f"{_AREA.get(source, source)} checks skipped: {module} failed",
         f"{what} could not be checked because {module} failed: {reason}",
         evidence={"module": module, "error": reason},
         recommendation=f"Look at the error above; every other check still ran.{hint}",
@@ -383,6 +386,19 @@ def _entries(items, limit=None):
     return rows[:limit] if limit is not None else rows
 
 
+def _without_explained_parents(rows, share=0.9):
+    """Drop a directory when one directory below it, also listed, holds at least ``share`` of its size:
+    "/opt/x 3.8 GiB" and "/opt/x/files 3.8 GiB" say the same thing, the deeper one says it better."""
+    kept = []
+    for row in rows:
+        prefix = row["path"].rstrip("/") + "/"
+        if any(other["path"].startswith(prefix) and other["size_bytes"] >= share * row["size_bytes"]
+               for other in rows):
+            continue
+        kept.append(row)
+    return kept
+
+
 def _mib_arg(num_bytes):
     """A size argument for journalctl/btrfs in whole MiB: 524288000 -> '500M'."""
     return f"{max(1, num_bytes // MIB)}M"
@@ -417,8 +433,8 @@ def swapfile_command(path, size_bytes, fstype=None):
     if fstype == "btrfs":
         create = (f"test ! -e {path} && sudo btrfs filesystem mkswapfile --size {size_mib}m {path}")
     else:
-        create = (f"sudo dd if=/dev/zero of={path} bs=1M count={size_mib} conv=excl status=progress && "
-                  f"sudo chmod 600 {path} && sudo mkswap {path}")
+        create = (f"sudo dd if=/dev/zero of={path} bs=1M count={size_mib} conv=excl status=progress && \\\n"
+                  f"  sudo chmod 600 {path} && sudo mkswap {path}")
     return (f"{create} && \\\n"
             f"  sudo swapon {path} && \\\n"
             f"  echo '{path} none swap sw,nofail 0 0' | sudo tee -a /etc/fstab")
@@ -466,9 +482,10 @@ def rule_swap_size(facts, limits):
     recommended = recommend_swap_bytes(ram)
     evidence = {**_size("ram", ram), **_size("swap", total), **_size("recommended_swap", recommended),
                 "areas": _swap_areas(swap)}
-    zram_idle = [dev.get("name") for dev in _list(swap.get("zram"))
-                 if dev.get("name") and not any(a.get("zram") and str(a.get("path", "")).endswith(dev["name"])
-                                                for a in _list(swap.get("areas")))]
+    active_zram = [str(area.get("path", "")) for area in _list(swap.get("areas")) if area.get("zram")]
+    zram_idle = [dev["name"] for dev in _list(swap.get("zram"))
+                 if isinstance(dev.get("name"), str) and (_num(dev.get("disksize_bytes")) or 0) > 0
+                 and not any(path.endswith("/" + dev["name"]) for path in active_zram)]
     if total <= 0:
         path = _free_swapfile_path(swap)
         command, extra, more = _swap_plan(facts, path, recommended)
@@ -500,7 +517,7 @@ def rule_swap_size(facts, limits):
             f"{format_size(total)} of swap for {format_size(ram)} RAM is less than half of the recommended "
             f"{format_size(recommended)}.",
             evidence=evidence, recommendation=recommendation, risk="caution", role=ROLE_SWAP, command=command)]
-    evidence, _ = _with_container_note(facts, evidence, "")
+    evidence = _with_container_note(facts, evidence, "")[0]
     return [make_finding(
         "swap.ok", "ok", f"Swap: {format_size(total)} for {format_size(ram)} RAM: ok",
         f"{format_size(total)} of swap for {format_size(ram)} RAM (recommended {format_size(recommended)}, "
@@ -569,7 +586,7 @@ def rule_swappiness(facts, limits):
             "swap.swappiness_high", "warning", f"vm.swappiness is {value}: tuned for desktops, not servers",
             f"vm.swappiness is {value} (>= {limits['swappiness_high']}); servers do better with {target}.",
             evidence=evidence, recommendation=recommendation, risk="safe", role=ROLE_SWAP, command=command)]
-    evidence, _ = _with_container_note(facts, evidence, "")
+    evidence = _with_container_note(facts, evidence, "")[0]
     return [make_finding(
         "swap.swappiness_ok", "ok", f"vm.swappiness is {value}: ok",
         f"vm.swappiness is {value}, between 1 and {limits['swappiness_high'] - 1}.", evidence=evidence)]
@@ -601,7 +618,7 @@ def rule_oom_kills(facts, limits):
             f"(RAM {format_size(evidence['ram_bytes'])}, swap {format_size(evidence['swap_bytes'])}).",
             evidence=evidence, recommendation=recommendation, risk="caution", role=ROLE_SWAP,
             command="sudo journalctl -k --no-pager | grep -iE 'out of memory|killed process'")]
-    evidence, _ = _with_container_note(facts, evidence, "")
+    evidence = _with_container_note(facts, evidence, "")[0]
     return [make_finding("memory.oom_ok", "ok", "No OOM kills since boot",
                          "The kernel's OOM killer has not killed anything since boot.", evidence=evidence)]
 
@@ -631,7 +648,7 @@ def rule_memory_pressure(facts, limits):
             f"runnable task waited on memory that share of the last 60 s.",
             evidence=evidence, recommendation=recommendation, risk="caution",
             command="free -h; ps -eo pid,rss,comm --sort=-rss | head -15")]
-    evidence, _ = _with_container_note(facts, evidence, "")
+    evidence = _with_container_note(facts, evidence, "")[0]
     return [make_finding(
         "memory.pressure_ok", "ok", f"Memory pressure: {_pct(avg60)} full stall (avg60): ok",
         f"Memory PSI 'full' avg60 is {_pct(avg60)} (threshold {_pct(limits['memory_psi_full_avg60'])}).",
@@ -670,7 +687,8 @@ def _consumers_on(facts, mount, limit):
     """Biggest scanned directories and files that lie on ``mount``."""
     scan = _dict(_dict(facts.get("disk")).get("scan"))
     mounts = [item["mount"] for item in _filesystems(facts)]
-    dirs = [row for row in _entries(scan.get("top_dirs")) if _mount_of(row["path"], mounts) == mount]
+    dirs = [row for row in _without_explained_parents(_entries(scan.get("top_dirs")))
+            if _mount_of(row["path"], mounts) == mount]
     files = [row for row in _entries(scan.get("top_files")) if _mount_of(row["path"], mounts) == mount]
     return dirs[:limit], files[:limit]
 
@@ -813,12 +831,13 @@ def rule_top_consumers(facts, limits):
     scan = _dict(_dict(facts["disk"]).get("scan"))
     limit = limits["top_consumers"]
     roots = _entries(scan.get("roots"))
-    dirs = _entries(scan.get("top_dirs"), limit)
+    dirs = _without_explained_parents(_entries(scan.get("top_dirs")))[:limit]
     files = _entries(scan.get("top_files"), limit)
     if not (dirs or files or roots):
         return []
     biggest = dirs or files or roots
     headline = ", ".join(f"{row['path']} ({row['size']})" for row in biggest[:3])
+    du_paths = " ".join(row["path"] for row in roots[:3]) or "/var"
     return [make_finding(
         "disk.top_consumers", "info", f"Biggest disk consumers: {headline}",
         f"Scanned {', '.join(row['path'] for row in roots) or 'nothing'}; the biggest directories are {headline}.",
@@ -826,8 +845,9 @@ def rule_top_consumers(facts, limits):
                   "missing_paths": [p for p in scan.get("missing_paths") or [] if isinstance(p, str)],
                   "files_scanned": _num(scan.get("files_scanned")),
                   "elapsed_seconds": _num(scan.get("elapsed_seconds"))},
-        recommendation="For information: where the space goes. Sizes are disk usage like du.",
-        command="sudo du -xh --max-depth=2 /var 2>/dev/null | sort -rh | head -20")]
+        recommendation=("For information: where the space goes (disk usage, as du counts it). A directory is left "
+                        "out when one directory below it, also listed, holds most of it."),
+        command=f"sudo du -xh --max-depth=2 {du_paths} 2>/dev/null | sort -rh | head -20")]
 
 
 @rule("disk.scan", needs=("disk",))
@@ -844,8 +864,8 @@ def rule_scan_partial(facts, limits):
             evidence={"unfinished": unfinished, "elapsed_seconds": _num(scan.get("elapsed_seconds")),
                       "files_scanned": _num(scan.get("files_scanned"))},
             recommendation=("Directory sizes and unrotated logs under the unfinished paths are lower bounds. "
-                            "Re-run with a bigger budget (-e audit_scan_time_budget=120) or scan fewer paths "
-                            "(-e audit_scan_paths=[...]).")))
+                            "Re-run the audit with a bigger budget (-e audit_scan_time_budget=60; the default "
+                            "is 20 seconds) or scan fewer paths (audit_scan_paths).")))
     unreadable = [p for p in scan.get("unreadable") or [] if isinstance(p, str)]
     if unreadable:
         findings.append(make_finding(
@@ -941,8 +961,18 @@ def logrotate_snippet(paths, max_size_bytes):
 def rule_unrotated_logs(facts, limits):
     """*.log files >= the minimum size with no rotated sibling -> warning listing them."""
     minimum = limits["unrotated_log_min_bytes"]
+    if facts["disk"].get("unrotated_logs") is None:  # the scan was skipped (skip_scan)
+        return []
     logs = [row for row in _entries(facts["disk"].get("unrotated_logs")) if row["size_bytes"] >= minimum]
     if not logs:
+        scan = _dict(facts["disk"].get("scan"))
+        if scan.get("truncated") or scan.get("unreadable"):
+            return [make_finding(
+                "disk.unrotated_logs_ok", "info", f"No unrotated log of {format_size(minimum)} or more (partial scan)",
+                f"No *.log of {format_size(minimum)} or more without a rotated copy was found, but the scan was "
+                f"partial (see disk.scan_truncated / disk.scan_unreadable).",
+                evidence=_size("min_size", minimum),
+                recommendation="Run the audit with --become (-b) or a bigger scan budget to check everything.")]
         return [make_finding(
             "disk.unrotated_logs_ok", "ok", f"No unrotated log of {format_size(minimum)} or more",
             f"No *.log of {format_size(minimum)} or more without a rotated copy was found in the scanned paths.",

@@ -178,7 +178,9 @@ def _fix_lines(item):
     if role:
         lines.append(f"**Fix** (risk: **{risk}**): role `{role}`" + (", or by hand:" if command else "."))
     elif command:
-        planned_text = f" Role `{planned}` will automate this (role coming, not in this release yet)." if planned else ""
+        planned_text = ""
+        if planned:
+            planned_text = f" Role `{planned}` will automate this (role coming, not in this release yet)."
         lines.append(f"**Fix** (risk: **{risk}**), by hand:{planned_text}")
     elif planned:
         lines.append(f"**Fix** (risk: **{risk}**): role `{planned}` (role coming, not in this release yet).")

@@ -25,6 +25,8 @@ Optionally the result is capped to a share of the free disk space (``disk_availa
 
 from __future__ import annotations
 
+import math
+
 GIB = 1024 ** 3
 MIB = 1024 ** 2
 
@@ -39,7 +41,7 @@ SWAP_MAX_DISK_FRACTION = 0.25
 
 
 def _check_bytes(value, name):
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or math.isnan(value):
         raise ValueError(f"{name} must be a number of bytes, got {value!r}")
     if value < 0:
         raise ValueError(f"{name} must not be negative, got {value!r}")

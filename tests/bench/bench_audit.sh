@@ -5,7 +5,7 @@ set -euo pipefail
 VENV="$(cd "${1:-.venv}" && pwd)"
 RUNS="${RUNS:-5}"
 REPO="$(cd "$(dirname "$0")/../.." && pwd)"
-export ANSIBLE_COLLECTIONS_PATH="$REPO/.build/collections" ANSIBLE_NOCOLOR=1
+export ANSIBLE_COLLECTIONS_PATH="$REPO/.build/collections" ANSIBLE_NOCOLOR=1 ANSIBLE_LOCALHOST_WARNING=false
 reports="$(mktemp -d /tmp/hostcare-bench-audit.XXXXXX)"
 trap 'rm -rf "$reports"' EXIT
 
@@ -21,9 +21,8 @@ median_seconds() {  # median wall time of "$@" over RUNS runs
   printf '%s\n' "${times[@]}" | sort -n | sed -n "$(( (RUNS + 1) / 2 ))p"
 }
 
-setup_s=$(median_seconds "$VENV/bin/ansible" localhost -c local -e ansible_python_interpreter=auto_silent -m ansible.builtin.setup)
-audit_s=$(median_seconds "$VENV/bin/ansible-playbook" -i localhost, -c local -e ansible_python_interpreter=auto_silent \
-  -e report_dir="$reports" "$REPO/playbooks/audit.yml")
+setup_s=$(median_seconds "$VENV/bin/ansible" localhost -m ansible.builtin.setup)
+audit_s=$(median_seconds "$VENV/bin/ansible-playbook" -e report_dir="$reports" "$REPO/playbooks/audit.yml")
 ratio=$(awk -v a="$audit_s" -v s="$setup_s" 'BEGIN { printf "%.2f", a / s }')
 echo "audit on localhost: median ${audit_s} s over $RUNS runs"
 echo "bare setup module:  median ${setup_s} s over $RUNS runs"

@@ -16,8 +16,8 @@ if tar -tzf "$tarball" | grep -E '(^|/)(\.venv|\.build|\.git|__pycache__|audit-r
 fi
 "$VENV/bin/ansible-galaxy" collection install "$tarball" -p "$work/collections" --offline
 cd "$work"
-ANSIBLE_COLLECTIONS_PATH="$work/collections" "$VENV/bin/ansible-playbook" -i localhost, -c local \
-  -e ansible_python_interpreter=auto_silent -e report_dir="$work/reports" hostcare.vps.audit
+ANSIBLE_COLLECTIONS_PATH="$work/collections" ANSIBLE_LOCALHOST_WARNING=false \
+  "$VENV/bin/ansible-playbook" -e report_dir="$work/reports" hostcare.vps.audit
 test -s "$work/reports/localhost.json"
 test -s "$work/reports/localhost.md"
 echo "==> installed collection audited localhost: $work/reports/localhost.{json,md}"

@@ -67,8 +67,8 @@ def test_audit_findings():
 
 def test_audit_findings_missing_sources_and_errors():
     findings = audit_findings({"swap": None, "errors": {"swap": "Permission denied"}})
-    assert [f["id"] for f in findings if f["id"].startswith("facts.")] == ["facts.swap_unavailable",
-                                                                         "facts.disk_unavailable"]
+    unavailable = [f["id"] for f in findings if f["id"].startswith("facts.")]
+    assert unavailable == ["facts.swap_unavailable", "facts.disk_unavailable"]
 
 
 def test_audit_findings_thresholds():

@@ -122,4 +122,3 @@ def _facts_md_swap_schema():
 def test_facts_follow_docs_facts_md(scenario):
     expected = _fact_keys(_facts_md_swap_schema())
     assert _fill_unknown(expected, _fact_keys(_recorded_facts(scenario))) == expected
-

@@ -7,6 +7,8 @@ import copy
 import json
 import os
 import re
+import shutil
+import subprocess
 
 import pytest
 
@@ -228,11 +230,13 @@ def test_swapfile_command_without_disk_facts():
 
 def test_swap_none_mentions_idle_zram_devices():
     facts = with_swap(ram=4 * GIB, total=0)
-    facts["swap"]["zram"] = [{"name": "zram0", "disksize_bytes": 0, "orig_data_bytes": None,
+    facts["swap"]["zram"] = [{"name": "zram0", "disksize_bytes": 2 * GIB, "orig_data_bytes": None,
+                              "compr_data_bytes": None, "algorithm": "lz4"},
+                             {"name": "zram1", "disksize_bytes": 0, "orig_data_bytes": None,   # unconfigured
                               "compr_data_bytes": None, "algorithm": "lz4"}]
     item = one(build_findings(facts), "swap.none")
     assert item["evidence"]["zram_devices_not_swapped_on"] == ["zram0"]
-    assert "zram0 exist but are not used as swap" in item["summary"]
+    assert "zram device(s) zram0 exist but are not used as swap" in item["summary"]
 
 
 def test_zram_swap_counts_as_swap():
@@ -511,8 +515,8 @@ def test_no_apt_no_finding():
 
 
 @pytest.mark.parametrize("size, expected", [
-    (100 * MIB - 1, "disk.unrotated_logs_ok"),
-    (100 * MIB, "disk.unrotated_logs"),
+    (50 * MIB - 1, "disk.unrotated_logs_ok"),
+    (50 * MIB, "disk.unrotated_logs"),
     (5 * GIB, "disk.unrotated_logs"),
 ])
 def test_unrotated_logs_min_size(size, expected):
@@ -530,7 +534,7 @@ def test_unrotated_logs_min_size(size, expected):
 def test_unrotated_logs_listed_biggest_first():
     item = one(build_findings(troubled()), "disk.unrotated_logs")
     assert [row["path"] for row in item["evidence"]["logs"]] == [
-        "/var/www/app/log/production.log", "/var/log/nginx/access.log"]   # sidekiq.log is under 100 MiB
+        "/var/www/app/log/production.log", "/var/log/nginx/access.log"]   # sidekiq.log is under 50 MiB
     assert item["title"] == "2 large log files never rotated (2.4 GiB)"
 
 
@@ -732,3 +736,49 @@ def test_build_findings_does_not_modify_its_input():
     before = copy.deepcopy(facts)
     build_findings(facts)
     assert facts == before
+
+
+@pytest.mark.skipif(shutil.which("bash") is None, reason="needs bash")
+@pytest.mark.parametrize("facts", [troubled(), with_swap(ram=8 * GIB, total=1 * GIB),
+                                   {"swap": load("swap_container"), "disk": load("disk_healthy")}],
+                         ids=["troubled", "small-swap", "container"])
+def test_fix_commands_are_valid_shell(facts):
+    commands = [f["fix"]["command"] for f in build_findings(facts) if f["fix"]["command"]]
+    assert commands
+    for command in commands:
+        result = subprocess.run(["bash", "-n", "-c", command], capture_output=True, text=True, check=False)
+        assert result.returncode == 0, (command, result.stderr)
+
+
+def test_skipped_scan_gives_no_scan_findings():
+    facts = healthy()
+    facts["disk"]["scan"] = None
+    facts["disk"]["unrotated_logs"] = None
+    found = ids(build_findings(facts))
+    assert not [i for i in found if i.startswith(("disk.unrotated", "disk.scan", "disk.top_consumers"))]
+    assert "disk.space_ok" in found and "disk.journal_ok" in found
+
+
+def test_consumers_leave_out_parents_explained_by_a_child():
+    facts = healthy()
+    facts["disk"]["scan"]["top_dirs"] = [
+        {"path": "/opt/mirror", "size_bytes": 4000 * MIB},
+        {"path": "/opt/mirror/files", "size_bytes": 3900 * MIB},   # >= 90% of /opt/mirror: the parent goes
+        {"path": "/var/lib/docker", "size_bytes": 3000 * MIB},
+        {"path": "/var/lib/docker/overlay2", "size_bytes": 2000 * MIB},  # only 67%: both stay
+    ]
+    item = one(build_findings(facts), "disk.top_consumers")
+    assert [row["path"] for row in item["evidence"]["top_dirs"]] == [
+        "/opt/mirror/files", "/var/lib/docker", "/var/lib/docker/overlay2"]
+    assert item["fix"]["command"] == ("sudo du -xh --max-depth=2 /var/lib/docker /var/log /var/cache/apt 2>/dev/null"
+                                      " | sort -rh | head -20")
+
+
+@pytest.mark.parametrize("scan_changes", [{"truncated": True, "unfinished": ["/srv"]}, {"unreadable": ["/root"]}],
+                         ids=["truncated", "unreadable"])
+def test_no_unrotated_logs_in_a_partial_scan_is_only_info(scan_changes):
+    facts = healthy()
+    facts["disk"]["scan"].update(scan_changes)
+    item = one(build_findings(facts), "disk.unrotated_logs_ok")
+    assert item["severity"] == "info"
+    assert item["title"].endswith("(partial scan)")

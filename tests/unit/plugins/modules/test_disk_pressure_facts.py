@@ -1,0 +1,149 @@
+# Copyright: hostcare.vps contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+from unittest import mock
+
+import pytest
+import yaml
+
+from ansible.module_utils import basic
+
+from ansible_collections.hostcare.vps.plugins.modules import disk_pressure_facts
+
+try:
+    from ansible.module_utils.testing import patch_module_args
+except ImportError:  # ansible-core < 2.19
+    @contextlib.contextmanager
+    def patch_module_args(args=None):
+        payload = json.dumps({"ANSIBLE_MODULE_ARGS": args or {}}).encode()
+        with mock.patch.object(basic, "_ANSIBLE_ARGS", payload):
+            yield
+
+REPO = os.path.join(os.path.dirname(__file__), "..", "..", "..", "..")
+
+
+def _run_module(capsys, args=None):
+    with patch_module_args(args), pytest.raises(SystemExit) as exit_info:
+        disk_pressure_facts.main()
+    return exit_info.value.code, json.loads(capsys.readouterr().out)
+
+
+@pytest.fixture(name="scan_dir")
+def scan_dir_fixture(tmp_path):
+    (tmp_path / "app").mkdir()
+    (tmp_path / "app" / "data.bin").write_bytes(b"x" * 10000)
+    return str(tmp_path)
+
+
+@pytest.mark.parametrize("check_mode", [False, True], ids=["normal", "check-mode"])
+def test_main_returns_only_facts(capsys, scan_dir, check_mode):
+    code, result = _run_module(capsys, {"scan_paths": [scan_dir], "time_budget": 10, "_ansible_check_mode": check_mode})
+    assert code == 0
+    assert result["changed"] is False
+    assert set(result) - {"invocation"} == {"changed", "ansible_facts"}
+    facts = result["ansible_facts"]["hostcare_disk"]
+    assert facts["scan"]["paths"] == [scan_dir] and facts["scan"]["missing_paths"] == []
+    app_size = (os.lstat(f"{scan_dir}/app").st_blocks + os.lstat(f"{scan_dir}/app/data.bin").st_blocks) * 512
+    assert facts["scan"]["top_dirs"] == [{"path": f"{scan_dir}/app", "size_bytes": app_size}]
+    assert any(filesystem["mount"] == "/" for filesystem in facts["filesystems"])
+
+
+def test_the_default_scan_paths_skip_missing_ones(capsys, scan_dir, monkeypatch):
+    monkeypatch.setattr(disk_pressure_facts, "DEFAULT_SCAN_PATHS", (f"{scan_dir}/app", f"{scan_dir}/missing"))
+    code, result = _run_module(capsys, {"top_n": 1})
+    scan = result["ansible_facts"]["hostcare_disk"]["scan"]
+    assert code == 0
+    assert (scan["paths"], scan["missing_paths"]) == ([f"{scan_dir}/app"], [f"{scan_dir}/missing"])
+
+
+def test_skip_scan(capsys):
+    code, result = _run_module(capsys, {"skip_scan": True, "scan_paths": ["/nonexistent"]})
+    facts = result["ansible_facts"]["hostcare_disk"]
+    assert code == 0
+    assert facts["scan"] is None and facts["unrotated_logs"] is None
+
+
+@pytest.mark.parametrize("args, message", [
+    ({"time_budget": 0}, "time_budget: must be a number of seconds greater than 0, got 0.0"),
+    ({"time_budget": -5}, "time_budget: must be a number of seconds greater than 0, got -5.0"),
+    ({"time_budget": "nan"}, "time_budget: must be a number of seconds greater than 0, got nan"),
+    ({"time_budget": "inf"}, "time_budget: must be a number of seconds greater than 0, got inf"),
+    ({"top_n": 0}, "top_n: must be at least 1, got 0"),
+    ({"top_n": -1}, "top_n: must be at least 1, got -1"),
+    ({"max_unreadable": -1}, "max_unreadable: must not be negative, got -1"),
+    ({"min_log_size": "2Gb"}, "min_log_size: '2Gb' is not a valid size"),
+    ({"min_log_size": "-5MB"}, "min_log_size: '-5MB' is not a valid size"),
+    ({"min_log_size": -5}, "min_log_size: must not be negative, got -5"),
+    ({"min_log_size": [1]}, "min_log_size: expected a number of bytes or a size"),
+    ({"scan_paths": ["/nonexistent"]}, "scan_paths: /nonexistent does not exist"),
+    ({"scan_paths": ["var/log"]}, "scan_paths: 'var/log' is not an absolute path"),
+    ({"scan_paths": ["/etc/hostname"]}, "scan_paths: /etc/hostname is not a directory"),
+    ({"scan_paths": []}, "scan_paths: give at least one directory, or set skip_scan=true to skip the scan"),
+    ({"top_n": "many"}, "top_n"),  # AnsibleModule's own type check names the option
+    ({"cross_filesystems": "sometimes"}, "cross_filesystems"),
+    ({"no_such_option": 1}, "no_such_option"),
+])
+def test_bad_options_fail_with_a_message_naming_the_option(capsys, args, message):
+    if "/etc/hostname" in json.dumps(args) and not os.path.isfile("/etc/hostname"):
+        pytest.skip("needs /etc/hostname to be a regular file")
+    code, result = _run_module(capsys, args)
+    assert code == 1
+    assert result["failed"] is True
+    assert message in result["msg"]
+    assert "Traceback" not in json.dumps(result)
+
+
+def test_unexpected_errors_fail_cleanly(capsys, scan_dir):
+    with mock.patch.object(disk_pressure_facts, "gather_disk_facts", side_effect=RuntimeError("boom")):
+        code, result = _run_module(capsys, {"scan_paths": [scan_dir]})
+    assert (code, result["msg"]) == (1, "Could not gather disk facts: RuntimeError: boom")
+
+
+def test_documented_options_match_the_argument_spec():
+    documented = yaml.safe_load(disk_pressure_facts.DOCUMENTATION)["options"]
+    assert set(documented) == set(disk_pressure_facts.ARGUMENT_SPEC)
+    for name, spec in disk_pressure_facts.ARGUMENT_SPEC.items():
+        for key in ("type", "default", "elements", "choices"):
+            assert documented[name].get(key) == spec.get(key), (name, key)
+
+
+def _shape(value):
+    """Nested dict keys of a facts value; the first element stands for a list."""
+    if isinstance(value, dict):
+        return {key: _shape(item) for key, item in value.items()}
+    if isinstance(value, list) and value and isinstance(value[0], dict):
+        return [_shape(value[0])]
+    return None
+
+
+def _documented_shape(contains):
+    return {key: ([_documented_shape(doc["contains"])] if doc["type"] == "list" else _documented_shape(doc["contains"]))
+            if "contains" in doc else None for key, doc in contains.items()}
+
+
+def test_facts_match_docs_facts_md_and_the_return_documentation(capsys, scan_dir):
+    with open(os.path.join(scan_dir, "app", "big.log"), "wb") as log:
+        log.write(b"x" * 4096)
+    _code, result = _run_module(capsys, {"scan_paths": [scan_dir], "min_log_size": 0})
+    facts = result["ansible_facts"]["hostcare_disk"]
+    facts["psi_io"] = facts["psi_io"] or {"some": {"avg10": 0.0, "avg60": 0.0, "avg300": 0.0, "total_us": 0},
+                                          "full": {"avg10": 0.0, "avg60": 0.0, "avg300": 0.0, "total_us": 0}}
+    facts["journal"] = facts["journal"] or {"paths": [], "size_bytes": 0}
+    facts["apt_cache"] = facts["apt_cache"] or {"path": "/var/cache/apt/archives", "size_bytes": 0}
+    facts["scan"]["unreadable"] = facts["scan"]["unreadable"] or ["/x"]
+    facts["scan"]["unfinished"] = facts["scan"]["unfinished"] or ["/x"]
+    facts["scan"]["missing_paths"] = ["/srv"]
+
+    with open(os.path.join(REPO, "docs", "facts.md"), encoding="utf-8") as handle:
+        section = handle.read().split("## `hostcare.vps.disk_pressure_facts`", 1)[1]
+    documented = yaml.safe_load(re.search(r"```yaml\n(.*?)```", section, re.S).group(1))["hostcare_disk"]
+    assert _shape(facts) == _shape(documented)
+
+    returned = yaml.safe_load(disk_pressure_facts.RETURN)["ansible_facts"]["contains"]["hostcare_disk"]["contains"]
+    assert _shape(facts) == _documented_shape(returned)
