@@ -67,11 +67,11 @@ units-py312: $(VENV312)/.ready | $(COLLECTION_LINK)
 
 lint: $(VENV)/.test-ready | $(COLLECTION_LINK)
 	$(VENV)/bin/yamllint -s .
-	$(ANSIBLE_ENV) $(VENV)/bin/ansible-lint --profile production --strict
+	PATH=$(CURDIR)/$(VENV)/bin:$$PATH $(ANSIBLE_ENV) ansible-lint --profile production --strict
 	$(VENV)/bin/antsibull-changelog lint
 
 lint-py312: $(VENV312)/.ready | $(COLLECTION_LINK)
-	$(ANSIBLE_ENV) $(VENV312)/bin/ansible-lint --profile production --strict
+	PATH=$(CURDIR)/$(VENV312)/bin:$$PATH $(ANSIBLE_ENV) ansible-lint --profile production --strict
 
 sanity: $(VENV)/.test-ready
 	bash tests/scripts/sanity.sh $(VENV)
