@@ -514,7 +514,8 @@ def scan_trees(roots, top_n, deadline, cross_filesystems=False, min_log_size=0, 
                            frozenset(bind_mounts))
     walks = {}
     unreadable = []
-    subtree_tasks = []
+    subtrees = []  # (walk, directory index) left to the workers, and the _walk_subtree() arguments for each
+    subtree_arguments = []
     for root in roots:
         if time.monotonic() >= deadline:
             break
@@ -529,14 +530,14 @@ def scan_trees(roots, top_n, deadline, cross_filesystems=False, min_log_size=0, 
         if workers > 1:
             walk.walk(breadth_first=True, stop_at_pending=workers * _SUBTREES_PER_WORKER)
             dirs_seen = frozenset(walk.dirs_seen)
-            subtree_tasks.extend((walk, index, dirs_seen) for index in walk.pending)
+            for index in walk.pending:
+                subtrees.append((walk, index))
+                subtree_arguments.append((walk.dir_paths[index], walk.device, options, dirs_seen))
             walk.pending.clear()
         else:
             walk.walk()
-    if subtree_tasks:
-        arguments = [(walk.dir_paths[index], walk.device, options, dirs_seen)
-                     for walk, index, dirs_seen in subtree_tasks]
-        for (walk, index, _dirs_seen), summary in zip(subtree_tasks, _walk_subtrees(arguments, workers, deadline)):
+    if subtrees:
+        for (walk, index), summary in zip(subtrees, _walk_subtrees(subtree_arguments, workers, deadline)):
             if summary is None:
                 walk.incomplete_dirs.append(index)
             else:

@@ -44,7 +44,8 @@ options:
   cross_filesystems:
     description:
       - Whether the scan descends into other filesystems and bind mounts below a scanned path.
-      - By default it stays on the filesystem of each scanned path, like C(du -x).
+      - By default it stays on the filesystem of each scanned path, like C(du -x), and does not enter bind mounts
+        either (C(du -x) counts a bind mount of the same filesystem twice).
     type: bool
     default: false
   min_log_size:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+import multiprocessing
 import os
 import pwd
 import shutil
@@ -463,6 +464,15 @@ def test_scan_gives_up_on_a_worker_stuck_in_a_system_call(tree, monkeypatch):
     scan = scan_trees([tree], top_n=3, deadline=started + 0.5, workers=2)
     assert time.monotonic() - started < 5
     assert (scan["truncated"], scan["unfinished"]) == (True, [tree])
+
+
+def test_scan_walks_the_subtrees_itself_when_no_worker_can_be_started(tree, monkeypatch):
+    def no_pool(_method):
+        raise OSError(38, "Function not implemented")  # what a missing /dev/shm or fork looks like
+
+    monkeypatch.setattr(multiprocessing, "get_context", no_pool)
+    scan = scan_trees([tree], top_n=1, deadline=NO_DEADLINE, workers=2)
+    assert scan["roots"] == [{"path": tree, "size_bytes": _du_bytes(tree), "files": 40}]
 
 
 def test_walk_subtree_past_its_deadline_reports_incomplete(tree):
