@@ -462,30 +462,33 @@ def _walk_subtree(path, device, options, dirs_seen):
     }
 
 
-def _walk_subtree_from_tuple(arguments):
-    return _walk_subtree(*arguments)
+def _walk_subtree_batch(batch):
+    return [_walk_subtree(*arguments) for arguments in batch]
 
 
 def _walk_subtrees(arguments, workers, deadline):
-    """_walk_subtree(*args) for each args tuple, in `workers` forked processes; in order.
+    """[_walk_subtree(*args) for args in arguments], computed by `workers` forked processes.
 
     A worker that has not answered _WORKER_GRACE_SECONDS after the deadline is stuck in a system call
-    (a hung network filesystem): its subtree and the ones after it get None.
+    (a hung network filesystem): its subtrees and the ones after them get None.
     """
+    # Every message to or from a worker costs the parent about a millisecond of CPU: send batches.
+    batch_size = max(1, len(arguments) // (workers * _SUBTREES_PER_WORKER))
+    batches = [arguments[start:start + batch_size] for start in range(0, len(arguments), batch_size)]
     try:
         import multiprocessing
         # fork: the workers have this module imported already, so the task function pickles by name.
-        pool = multiprocessing.get_context("fork").Pool(min(workers, len(arguments)))
+        pool = multiprocessing.get_context("fork").Pool(min(workers, len(batches)))
     except (ImportError, OSError, ValueError):  # no fork, or no /dev/shm for the pool's semaphores
         return [_walk_subtree(*args) for args in arguments]
     summaries = []
     give_up_at = deadline + _WORKER_GRACE_SECONDS
     with pool:
-        results = pool.imap(_walk_subtree_from_tuple, arguments)
-        for _args in arguments:
+        results = pool.imap(_walk_subtree_batch, batches)
+        for _batch in batches:
             timeout = max(0.0, give_up_at - time.monotonic()) if give_up_at < math.inf else None
             try:
-                summaries.append(results.next(timeout))
+                summaries.extend(results.next(timeout))
             except multiprocessing.TimeoutError:
                 break
     return summaries + [None] * (len(arguments) - len(summaries))
