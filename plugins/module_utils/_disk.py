@@ -160,6 +160,19 @@ def rotated_log_base(name):
     return None
 
 
+# Files inside a container engine's storage: a container's image layers and writable layer, and Docker's
+# own json logs (capped by Docker's log-opts, not by logrotate). A logrotate entry on such a path is wrong.
+_CONTAINER_STORAGE_RE = re.compile(
+    r"/(?:overlay2?|aufs|fuse-overlayfs|vfs/dir|btrfs/subvolumes|zfs/graph)/[0-9a-f]{20,}(?:-init)?/"
+    r"|/containers/[0-9a-f]{64}/"
+    r"|/io\.containerd\.snapshotter\.v1\.[a-z]+/snapshots/")
+
+
+def is_container_storage(path):
+    """True for paths inside Docker/containerd storage (layers, writable layers, container json logs)."""
+    return bool(_CONTAINER_STORAGE_RE.search(path.rstrip("/") + "/"))
+
+
 def find_unrotated_logs(directory, log_sizes, sibling_names):
     """*.log files of one directory that nobody rotates, as [{path, size_bytes}] sorted by size, largest first.
 
@@ -167,6 +180,8 @@ def find_unrotated_logs(directory, log_sizes, sibling_names):
     name in the directory. A log counts as rotated when a rotated copy of it lies next to it. Rotated
     copies themselves (x.1.log next to x.log) and per-day logs (app-2025-01-01.log) are not live logs.
     """
+    if is_container_storage(directory):
+        return []
     names = set(sibling_names) | set(log_sizes)
     rotated = {rotated_log_base(name) for name in names}
     unrotated = []

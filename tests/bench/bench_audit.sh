@@ -5,7 +5,7 @@ set -euo pipefail
 VENV="$(cd "${1:-.venv}" && pwd)"
 RUNS="${RUNS:-5}"
 REPO="$(cd "$(dirname "$0")/../.." && pwd)"
-export ANSIBLE_COLLECTIONS_PATH="$REPO/.build/collections" ANSIBLE_NOCOLOR=1 ANSIBLE_LOCALHOST_WARNING=false
+export ANSIBLE_COLLECTIONS_PATH="$REPO/.build/collections" ANSIBLE_NOCOLOR=1 ANSIBLE_LOCALHOST_WARNING=false ANSIBLE_INVENTORY_UNPARSED_WARNING=false
 reports="$(mktemp -d /tmp/hostcare-bench-audit.XXXXXX)"
 trap 'rm -rf "$reports"' EXIT
 

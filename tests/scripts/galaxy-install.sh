@@ -16,7 +16,7 @@ if tar -tzf "$tarball" | grep -E '(^|/)(\.venv|\.build|\.git|__pycache__|audit-r
 fi
 "$VENV/bin/ansible-galaxy" collection install "$tarball" -p "$work/collections" --offline
 cd "$work"
-ANSIBLE_COLLECTIONS_PATH="$work/collections" ANSIBLE_LOCALHOST_WARNING=false \
+ANSIBLE_COLLECTIONS_PATH="$work/collections" ANSIBLE_LOCALHOST_WARNING=false ANSIBLE_INVENTORY_UNPARSED_WARNING=false \
   "$VENV/bin/ansible-playbook" -e report_dir="$work/reports" hostcare.vps.audit
 test -s "$work/reports/localhost.json"
 test -s "$work/reports/localhost.md"

@@ -23,6 +23,7 @@ from ansible_collections.hostcare.vps.plugins.module_utils._disk import (
     filesystem_usage,
     find_unrotated_logs,
     gather_disk_facts,
+    is_container_storage,
     is_real_filesystem,
     parse_mountinfo,
     probe_mount_points,
@@ -584,3 +585,20 @@ def test_gather_disk_facts_without_mountinfo_or_journal(recorded_host, monkeypat
     facts = _gather([], skip_scan=True)
     assert (facts["filesystems"], facts["journal"], facts["scan"], facts["unrotated_logs"]) == (None, None, None, None)
     assert facts["apt_cache"]["size_bytes"] == 12288
+
+
+@pytest.mark.parametrize("directory, expected", [
+    ("/var/lib/docker/overlay2/f16da5c42483ef9f20b9464c6b303d8a4ba58fc16c3e744963f39b996b86fbe3/diff/var/www/app/log", True),
+    ("/var/lib/docker/overlay2/f16da5c42483ef9f20b9464c6b303d8a4ba58fc16c3e744963f39b996b86fbe3-init/diff/var/log", True),
+    ("/srv/docker/overlay2/0123456789abcdef0123456789abcdef/merged/var/log", True),
+    ("/var/lib/docker/containers/" + "a" * 64, True),
+    ("/var/lib/containerd/io.containerd.snapshotter.v1.overlayfs/snapshots/12/fs/var/log", True),
+    # A named volume holds the app's own files: its logs can and should be rotated from the host.
+    ("/var/lib/docker/volumes/app_logs/_data", False),
+    ("/var/www/app/log", False),
+    ("/home/deploy/overlay2/notes", False),
+])
+def test_logs_in_container_storage_are_not_reported(directory, expected):
+    assert is_container_storage(directory) is expected
+    logs = find_unrotated_logs(directory, {"production.log": 80 << 20}, ["production.log"])
+    assert (logs == []) is expected
