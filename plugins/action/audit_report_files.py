@@ -23,10 +23,10 @@ class ActionModule(ActionBase):
 
     def run(self, tmp=None, task_vars=None):
         result = super().run(tmp, task_vars)
-        _, args = self.validate_argument_spec(argument_spec={
+        args = self.validate_argument_spec(argument_spec={
             "dir": {"type": "path", "required": True},
             "files": {"type": "dict", "required": True},
-        })
+        })[1]
         report_dir = args["dir"]
         files = args["files"]
         for name, content in files.items():

@@ -13,7 +13,7 @@ description:
   - Writes text files into a directory on the Ansible controller, atomically, and only those whose content
     differs. Used by the C(hostcare.vps.audit) playbook to write C(<host>.json), C(<host>.md) and the fleet summary.
   - This is an action plugin; it runs on the controller and never connects to the managed host.
-  - In check mode nothing is written unless the task sets C(check_mode: false), as the audit playbook does.
+  - "In check mode nothing is written unless the task sets C(check_mode: false), as the audit playbook does."
 options:
   dir:
     description: Directory on the controller; created (mode 0755) when missing.
@@ -26,12 +26,17 @@ options:
 attributes:
   action:
     support: full
+    description: Runs as an action plugin on the controller.
   check_mode:
     support: full
+    description: Reports which files would change and writes nothing.
   diff_mode:
     support: none
+    description: Shows no diff of the reports.
   platform:
-    platforms: all
+    support: full
+    platforms: posix
+    description: The controller's filesystem.
 """
 
 EXAMPLES = r"""
