@@ -60,9 +60,13 @@ test: units units-py312 lint lint-py312 sanity galaxy-install audit-py312 molecu
 
 # --- suites --------------------------------------------------------------------------------------
 units: $(VENV)/.test-ready | $(COLLECTION_LINK)
+	bash tests/scripts/ensure-test-packages.sh
+	bash tests/scripts/ensure-docker.sh
 	$(VENV)/bin/pytest -q tests/unit
 
 units-py312: $(VENV312)/.ready | $(COLLECTION_LINK)
+	bash tests/scripts/ensure-test-packages.sh
+	bash tests/scripts/ensure-docker.sh
 	$(VENV312)/bin/pytest -q tests/unit
 
 lint: $(VENV)/.test-ready | $(COLLECTION_LINK)
@@ -88,6 +92,8 @@ molecule: $(VENV)/.test-ready | $(COLLECTION_LINK)
 
 bench: $(VENV)/.test-ready | $(COLLECTION_LINK)
 	$(VENV)/bin/python tests/bench/bench_disk_scan.py
+	bash tests/scripts/ensure-docker.sh
+	$(VENV)/bin/python tests/bench/bench_docker_bloat.py
 	bash tests/bench/bench_audit.sh $(VENV)
 
 clean:

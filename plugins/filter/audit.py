@@ -8,6 +8,7 @@ plugins/plugin_utils/_audit.py (rules) or _report.py (rendering).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 
 from ansible.errors import AnsibleFilterError
@@ -15,10 +16,15 @@ from ansible.errors import AnsibleFilterError
 from ansible_collections.hostcare.vps.plugins.plugin_utils._audit import (
     FACT_SOURCES,
     FINDING_KEYS,
+    LIST_SOURCES,
     SEVERITY_RANK,
     AuditError,
     build_findings,
     resolve_thresholds,
+)
+from ansible_collections.hostcare.vps.plugins.plugin_utils._audit_postgres import (
+    postgres_instances_from_results,
+    postgres_targets,
 )
 from ansible_collections.hostcare.vps.plugins.plugin_utils._report import (
     ReportError,
@@ -29,6 +35,7 @@ from ansible_collections.hostcare.vps.plugins.plugin_utils._report import (
 )
 
 _FACTS_KEYS = tuple(FACT_SOURCES) + ("errors",)
+_INSTANCE_KEYS = ("label", "facts", "error", "connection")
 
 
 def _fail(name, message):
@@ -49,7 +56,9 @@ def _check_facts(name, facts):
         _fail(name, f"unknown key(s) {', '.join(sorted(unknown))}; allowed: {', '.join(_FACTS_KEYS)}")
     for source in FACT_SOURCES:
         value = facts.get(source)
-        if value is not None and not isinstance(value, Mapping):
+        if source in LIST_SOURCES:
+            _check_instances(name, source, value)
+        elif value is not None and not isinstance(value, Mapping):
             _fail(name, f"{source} must be the {FACT_SOURCES[source]} fact dict or null, got {type(value).__name__}")
     errors = facts.get("errors")
     if errors is not None:
@@ -58,6 +67,32 @@ def _check_facts(name, facts):
         for key in errors:
             if key not in FACT_SOURCES:
                 _fail(name, f"errors: unknown source {key!r}; allowed: {', '.join(FACT_SOURCES)}")
+
+
+def _check_instances(name, source, value):
+    """postgres: null or a list of {label, facts, error, connection} (one per instance)."""
+    if value is None:
+        return
+    if not isinstance(value, (list, tuple)):
+        _fail(name, f"{source} must be a list of {{label, facts}} (facts: the {FACT_SOURCES[source]} fact dict) "
+                    f"or null, got {type(value).__name__}")
+    for index, entry in enumerate(value):
+        if not isinstance(entry, Mapping):
+            _fail(name, f"{source}[{index}] must be a dict with keys {', '.join(_INSTANCE_KEYS)}, "
+                        f"got {type(entry).__name__}")
+        unknown = [str(key) for key in entry if key not in _INSTANCE_KEYS]
+        if unknown:
+            _fail(name, f"{source}[{index}]: unknown key(s) {', '.join(sorted(unknown))}; "
+                        f"allowed: {', '.join(_INSTANCE_KEYS)}")
+        if not isinstance(entry.get("label"), str) or not entry.get("label"):
+            _fail(name, f"{source}[{index}]: label must be a non-empty string (native, container <name> ...)")
+        if entry.get("facts") is not None and not isinstance(entry["facts"], Mapping):
+            _fail(name, f"{source}[{index}]: facts must be the {FACT_SOURCES[source]} fact dict or null, "
+                        f"got {type(entry['facts']).__name__}")
+        if entry.get("connection") is not None and not isinstance(entry["connection"], Mapping):
+            _fail(name, f"{source}[{index}]: connection must be a dict or null")
+        if entry.get("error") is not None and not isinstance(entry["error"], str):
+            _fail(name, f"{source}[{index}]: error must be a string or null")
 
 
 def _check_findings(name, findings):
@@ -74,7 +109,7 @@ def _check_findings(name, findings):
 
 
 def audit_findings(facts, thresholds=None):
-    """{swap: hostcare_swap, disk: hostcare_disk, errors: {...}} -> findings sorted by severity."""
+    """{swap, disk, docker, postgres: [...], errors: {...}} -> findings sorted by severity."""
     _check_facts("audit_findings", facts)
     try:
         resolve_thresholds(thresholds)
@@ -130,6 +165,34 @@ def audit_console_summary(report, report_path=None, show_ok=True):
     return None  # pragma: no cover
 
 
+def audit_postgres_targets(docker, patterns=None, native=True, connections=None):
+    """hostcare_docker (or null) -> the pg_settings_facts calls to make: native, then matching running containers."""
+    name = "audit_postgres_targets"
+    if docker is not None and not isinstance(docker, Mapping):
+        _fail(name, f"expected the hostcare_docker fact dict or null, got {type(docker).__name__}")
+    if patterns is not None:
+        if not isinstance(patterns, (list, tuple)) or not all(isinstance(p, str) and p for p in patterns):
+            _fail(name, "patterns must be a list of regular expressions (strings)")
+        for pattern in patterns:
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                _fail(name, f"pattern {pattern!r} is not a valid regular expression: {exc}")
+    if not isinstance(native, bool):
+        _fail(name, f"native must be a boolean, got {native!r}")
+    if connections is not None and not isinstance(connections, (list, tuple)):
+        _fail(name, f"connections must be a list (audit_postgres_connections), got {type(connections).__name__}")
+    return postgres_targets(docker, patterns=patterns, native=native, connections=connections)
+
+
+def audit_postgres_instances(results):
+    """Registered pg_settings_facts loop results -> the postgres list of audit_findings."""
+    if not isinstance(results, (list, tuple)):
+        _fail("audit_postgres_instances",
+              f"expected the results list of a registered pg_settings_facts loop, got {type(results).__name__}")
+    return postgres_instances_from_results(results)
+
+
 class FilterModule:
     """hostcare.vps audit filters."""
 
@@ -140,4 +203,6 @@ class FilterModule:
             "audit_fleet_summary": audit_fleet_summary,
             "audit_report_markdown": audit_report_markdown,
             "audit_console_summary": audit_console_summary,
+            "audit_postgres_targets": audit_postgres_targets,
+            "audit_postgres_instances": audit_postgres_instances,
         }

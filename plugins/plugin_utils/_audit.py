@@ -6,14 +6,22 @@
 Input (``host_facts``) is a dict with one key per fact source (see FACT_SOURCES), each holding the fact dict
 documented in docs/facts.md or None, plus optional ``errors: {source: message}`` saying why a source is missing::
 
-    {"swap": <hostcare_swap>, "disk": <hostcare_disk>, "errors": {"disk": "Permission denied"}}
+    {"swap": <hostcare_swap>, "disk": <hostcare_disk>, "docker": <hostcare_docker>,
+     "postgres": [{"label": "native", "facts": <hostcare_postgres>}, ...],
+     "errors": {"disk": "Permission denied"}}
+
+``swap`` and ``disk`` are always checked: absent or None gives a ``facts.<source>_unavailable`` finding. ``docker``
+and ``postgres`` are optional (OPTIONAL_SOURCES): absent means "not audited" and gives nothing, None means the
+audit tried and the module failed. ``postgres`` is a list, one entry per PostgreSQL instance (see
+_audit_postgres.py); the others are fact dicts.
 
 Every check is a small function registered with ``@rule(name, needs=(...))``. It receives the whole facts dict
 and the thresholds and returns a list of findings (made with ``make_finding``). A rule runs only when the fact
 sources it ``needs`` are present; a missing source produces one ``facts.<source>_unavailable`` info finding
 instead; a rule that raises produces an ``audit.rule_failed`` info finding instead of crashing the audit.
-To add checks (Docker, PostgreSQL ...): add the source to FACT_SOURCES, write ``@rule`` functions, add their
-thresholds to DEFAULT_THRESHOLDS, and document the ids in docs/audit.md.
+To add checks: add the source to FACT_SOURCES, write ``@rule`` functions, add their thresholds to
+DEFAULT_THRESHOLDS, and document the ids in docs/audit.md. The Docker and PostgreSQL rules live in
+_audit_docker.py and _audit_postgres.py and register into the same RULES when this module is imported.
 
 Pure functions, no I/O.
 """
@@ -45,10 +53,18 @@ FINDING_KEYS = ("id", "severity", "title", "summary", "evidence", "recommendatio
 FACT_SOURCES = {
     "swap": "hostcare.vps.swap_facts",
     "disk": "hostcare.vps.disk_pressure_facts",
+    "docker": "hostcare.vps.docker_bloat_facts",
+    "postgres": "hostcare.vps.pg_settings_facts",
 }
 """Fact sources the rules read: key in the facts dict -> the module that produces it."""
 
-AVAILABLE_ROLES = frozenset()
+OPTIONAL_SOURCES = frozenset({"docker", "postgres"})
+"""Sources checked only when their key is in the facts dict (absent: not audited, no finding)."""
+
+LIST_SOURCES = frozenset({"postgres"})
+"""Sources given as a list (one entry per instance) instead of one fact dict."""
+
+AVAILABLE_ROLES = frozenset({"hostcare.vps.swap"})
 """Roles of this collection that exist. A fix naming any other role reports it as ``planned_role`` only."""
 
 ROLE_SWAP = "hostcare.vps.swap"
@@ -80,6 +96,29 @@ DEFAULT_THRESHOLDS = {
     "unrotated_log_min_bytes": 50 * MIB,
     # how many directories/files to list as biggest consumers
     "top_consumers": 5,
+    # Docker (_audit_docker.py). What a cleanup could free (unused images + stopped containers + build cache):
+    # > warning -> warning, > info -> info
+    "docker_reclaimable_info_bytes": 1 * GIB,
+    "docker_reclaimable_warning_bytes": 5 * GIB,
+    # old tags, dangling images, stopped containers: info when there are any, warning when they hold more
+    "docker_cleanup_warning_bytes": 1 * GIB,
+    # containers stopped for at least this many days are listed for removal
+    "docker_stopped_min_days": 7,
+    # a container log with no max-size: info, warning when one is bigger than this
+    "docker_log_warning_bytes": 100 * MIB,
+    # the log-opts the fix proposes (max-size is written in whole megabytes, e.g. "10m")
+    "docker_log_max_size_bytes": 10 * MIB,
+    "docker_log_max_file": 3,
+    # PostgreSQL (_audit_postgres.py). Memory settings still at their defaults matter from this much RAM on
+    "postgres_defaults_min_ram_bytes": 2 * GIB,
+    # postgresqltuner's worst-case memory model as a share of RAM: >= warning / >= critical
+    "postgres_memory_warning_percent": 75.0,
+    "postgres_memory_critical_percent": 90.0,
+    # work_mem multiplier of the memory model (postgresqltuner --wmp 150)
+    "postgres_work_mem_factor": 1.5,
+    # client connections in use, percent of max_connections: >= warning / >= critical
+    "postgres_connections_warning_percent": 70.0,
+    "postgres_connections_critical_percent": 90.0,
 }
 
 _THRESHOLD_KINDS = {
@@ -98,7 +137,30 @@ _THRESHOLD_KINDS = {
     "apt_cache_info_bytes": "bytes",
     "unrotated_log_min_bytes": "bytes",
     "top_consumers": "count",
+    "docker_reclaimable_info_bytes": "bytes",
+    "docker_reclaimable_warning_bytes": "bytes",
+    "docker_cleanup_warning_bytes": "bytes",
+    "docker_stopped_min_days": "days",
+    "docker_log_warning_bytes": "bytes",
+    "docker_log_max_size_bytes": "bytes",
+    "docker_log_max_file": "count",
+    "postgres_defaults_min_ram_bytes": "bytes",
+    "postgres_memory_warning_percent": "percent",
+    "postgres_memory_critical_percent": "percent",
+    "postgres_work_mem_factor": "factor",
+    "postgres_connections_warning_percent": "percent",
+    "postgres_connections_critical_percent": "percent",
 }
+
+_THRESHOLD_ORDER = (
+    ("disk_warning_percent", "disk_critical_percent"),
+    ("inode_warning_percent", "inode_critical_percent"),
+    ("journal_info_bytes", "journal_warning_bytes"),
+    ("docker_reclaimable_info_bytes", "docker_reclaimable_warning_bytes"),
+    ("postgres_memory_warning_percent", "postgres_memory_critical_percent"),
+    ("postgres_connections_warning_percent", "postgres_connections_critical_percent"),
+)
+"""(low, high) pairs: low must not be above high."""
 
 SWAP_DISK_HEADROOM_BYTES = 1 * GIB
 """A new swap file must leave at least this much free on its filesystem."""
@@ -126,9 +188,7 @@ def resolve_thresholds(overrides=None):
         if kind is None:
             raise AuditError(f"unknown threshold {key!r}; known: {', '.join(sorted(DEFAULT_THRESHOLDS))}")
         result[key] = _threshold_value(key, kind, value)
-    for low, high in (("disk_warning_percent", "disk_critical_percent"),
-                      ("inode_warning_percent", "inode_critical_percent"),
-                      ("journal_info_bytes", "journal_warning_bytes")):
+    for low, high in _THRESHOLD_ORDER:
         if result[low] > result[high]:
             raise AuditError(f"threshold {low} ({result[low]}) must not be above {high} ({result[high]})")
     return result
@@ -144,6 +204,10 @@ def _threshold_value(key, kind, value):
         raise AuditError(f"threshold {key} must be a number, got {value!r}")
     if kind == "fraction" and not 0 < value <= 1:
         raise AuditError(f"threshold {key} must be in (0, 1], got {value!r}")
+    if kind == "factor" and not 0 < value <= 100:
+        raise AuditError(f"threshold {key} must be a number above 0 (at most 100), got {value!r}")
+    if kind == "days" and value < 0:
+        raise AuditError(f"threshold {key} must be a number of days >= 0, got {value!r}")
     if kind == "percent" and not 0 <= value <= 100:
         raise AuditError(f"threshold {key} must be a percentage from 0 to 100, got {value!r}")
     if kind == "swappiness":
@@ -252,7 +316,11 @@ def build_findings(host_facts, thresholds=None, rules=None):
     findings = []
     missing = set()
     for source in FACT_SOURCES:
-        if not isinstance(facts.get(source), Mapping):
+        if source in OPTIONAL_SOURCES and source not in facts:
+            missing.add(source)  # not audited: its rules do not run, and nothing is said
+            continue
+        expected = (list, tuple) if source in LIST_SOURCES else Mapping
+        if not isinstance(facts.get(source), expected):
             missing.add(source)
             findings.append(_unavailable(source, errors.get(source)))
     for item in RULES if rules is None else rules:
@@ -266,7 +334,7 @@ def build_findings(host_facts, thresholds=None, rules=None):
     return sort_findings(findings)
 
 
-_AREA = {"swap": "Swap and memory", "disk": "Disk"}
+_AREA = {"swap": "Swap and memory", "disk": "Disk", "docker": "Docker", "postgres": "PostgreSQL"}
 
 
 def _unavailable(source, error):
@@ -274,6 +342,8 @@ def _unavailable(source, error):
     what = {
         "swap": "Swap, swappiness, OOM and memory pressure",
         "disk": "Filesystem usage, inodes, journal, apt cache and log rotation",
+        "docker": "Docker images, containers, build cache and container logs",
+        "postgres": "PostgreSQL memory settings, connections and pending restarts",
     }.get(source, f"The {source} checks")
     reason = str(error).strip() if error else f"{module} returned no facts"
     hint = ""
@@ -990,3 +1060,12 @@ def rule_unrotated_logs(facts, limits):
                         "where it has one."),
         risk="caution", role=ROLE_LOGROTATE,
         command=logrotate_snippet([row["path"] for row in logs], minimum))]
+
+
+# --------------------------------------------------------------------------------------------- more rules
+
+# The Docker and PostgreSQL rules register themselves into RULES (after the rules above, so their findings come
+# after swap, memory and disk ones of equal severity). Imported last: they import the helpers defined above.
+# pylint: disable=wrong-import-position,unused-import
+from ansible_collections.hostcare.vps.plugins.plugin_utils import _audit_docker  # noqa: E402,F401
+from ansible_collections.hostcare.vps.plugins.plugin_utils import _audit_postgres  # noqa: E402,F401

@@ -164,7 +164,7 @@ def _evidence_lines(evidence):
             lines.append(f"- {_label(key)}:")
             lines.extend(f"  - {_row_text(v)}" for v in value)
         elif isinstance(value, Mapping):
-            lines.append(f"- {_label(key)}: {_row_text(value)}")
+            lines.append(f"- {_label(key)}: {_row_text(value) if value else 'none'}")
         else:
             lines.append(f"- {_label(key)}: {_value_text(key, value)}")
     return lines

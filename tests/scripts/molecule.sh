@@ -8,7 +8,8 @@ cd "$REPO"
 
 bash tests/scripts/ensure-docker.sh
 HOSTCARE_TEST_IMAGE="$(bash tests/images/build.sh bookworm)"
-export HOSTCARE_TEST_IMAGE
+HOSTCARE_SERVICES_IMAGE="$(bash tests/images/build-services.sh "$HOSTCARE_TEST_IMAGE")"
+export HOSTCARE_TEST_IMAGE HOSTCARE_SERVICES_IMAGE
 export PATH="$VENV/bin:$PATH"
 export ANSIBLE_COLLECTIONS_PATH="$REPO/.build/collections"
 export ANSIBLE_FORCE_COLOR=false PY_COLORS=0

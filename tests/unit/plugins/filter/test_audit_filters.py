@@ -15,14 +15,18 @@ from ansible_collections.hostcare.vps.plugins.filter.audit import (
     audit_console_summary,
     audit_findings,
     audit_fleet_summary,
+    audit_postgres_instances,
+    audit_postgres_targets,
     audit_report,
     audit_report_markdown,
 )
+from ansible_collections.hostcare.vps.plugins.plugin_utils._audit_postgres import DEFAULT_POSTGRES_IMAGE_PATTERNS
 
 HERE = os.path.dirname(__file__)
 FIXTURES = os.path.join(HERE, "..", "..", "..", "fixtures", "audit")
 FILTER_DIR = os.path.join(HERE, "..", "..", "..", "..", "plugins", "filter")
-FILTERS = ["audit_findings", "audit_report", "audit_fleet_summary", "audit_report_markdown", "audit_console_summary"]
+FILTERS = ["audit_findings", "audit_report", "audit_fleet_summary", "audit_report_markdown", "audit_console_summary",
+           "audit_postgres_targets", "audit_postgres_instances"]
 
 
 def load(name):
@@ -77,13 +81,22 @@ def test_audit_findings_thresholds():
 
 
 @pytest.mark.parametrize("value, kwargs, message", [
-    ("swap", {}, "expected a dict with keys swap, disk, errors"),
-    (None, {}, "expected a dict with keys swap, disk, errors"),
-    ({"swapp": {}}, {}, r"unknown key\(s\) swapp; allowed: swap, disk, errors"),
+    ("swap", {}, "expected a dict with keys swap, disk, docker, postgres, errors"),
+    (None, {}, "expected a dict with keys swap, disk, docker, postgres, errors"),
+    ({"swapp": {}}, {}, r"unknown key\(s\) swapp; allowed: swap, disk, docker, postgres, errors"),
     ({"swap": "x"}, {}, "swap must be the hostcare.vps.swap_facts fact dict or null, got str"),
     ({"disk": [1]}, {}, "disk must be the hostcare.vps.disk_pressure_facts fact dict or null, got list"),
     ({"errors": "x"}, {}, "errors must be a dict of source -> message"),
-    ({"errors": {"docker": "x"}}, {}, "errors: unknown source 'docker'"),
+    ({"errors": {"mysql": "x"}}, {}, "errors: unknown source 'mysql'"),
+    ({"docker": [1]}, {}, "docker must be the hostcare.vps.docker_bloat_facts fact dict or null, got list"),
+    ({"postgres": {"label": "native"}}, {}, r"postgres must be a list of \{label, facts\}"),
+    ({"postgres": ["x"]}, {}, r"postgres\[0\] must be a dict with keys label, facts, error, connection"),
+    ({"postgres": [{"label": "native", "fact": {}}]}, {}, r"postgres\[0\]: unknown key\(s\) fact"),
+    ({"postgres": [{"facts": {}}]}, {}, r"postgres\[0\]: label must be a non-empty string"),
+    ({"postgres": [{"label": "native", "facts": []}]}, {},
+     r"postgres\[0\]: facts must be the hostcare.vps.pg_settings_facts fact dict or null, got list"),
+    ({"postgres": [{"label": "native", "connection": "x"}]}, {}, r"postgres\[0\]: connection must be a dict"),
+    ({"postgres": [{"label": "native", "error": 1}]}, {}, r"postgres\[0\]: error must be a string"),
     ({}, {"thresholds": {"nope": 1}}, "unknown threshold 'nope'"),
     ({}, {"thresholds": "x"}, "thresholds must be a dict"),
     ({}, {"thresholds": {"disk_warning_percent": 95}},
@@ -168,3 +181,69 @@ def test_renderers_reject(report, kwargs, name, message):
     func = FilterModule().filters()[name]
     with pytest.raises(AnsibleFilterError, match=f"^hostcare.vps.{name}: {message}"):
         func(report, **kwargs)
+
+
+# --------------------------------------------------------------------------------------------- docker, postgres
+
+
+def full_facts():
+    return {"swap": load("swap_healthy"), "disk": load("disk_healthy"), "docker": load("docker_bloated"),
+            "postgres": [{"label": "native", "facts": load("postgres_pg15_superuser_socket"),
+                          "connection": {"method": "local_socket"}},
+                         {"label": "container app-db-1", "facts": load("postgres_pg17_superuser_docker"),
+                          "error": None}]}
+
+
+def test_audit_findings_with_docker_and_postgres():
+    findings = audit_findings(full_facts())
+    found = {f["id"] for f in findings}
+    assert {"docker.reclaimable", "docker.old_tags", "docker.logs_uncapped", "postgres.memory_defaults",
+            "postgres.pending_restart"} <= found
+    doc = audit_report(findings, "vps1", facts=full_facts())
+    assert doc["facts"]["postgres"][1]["label"] == "container app-db-1"
+    assert "PostgreSQL (container app-db-1)" in audit_report_markdown(doc)
+
+
+def test_audit_postgres_targets():
+    docker = load("docker_bloated")
+    assert audit_postgres_targets(docker) == [{"label": "native", "method": "local_socket"},
+                                              {"label": "container db", "method": "docker", "container": "db"}]
+    assert audit_postgres_targets(None) == [{"label": "native", "method": "local_socket"}]
+    assert audit_postgres_targets(docker, patterns=["^nginx$"], native=False) == [
+        {"label": "container proxy", "method": "docker", "container": "proxy"}]
+
+
+@pytest.mark.parametrize("value, kwargs, message", [
+    ("x", {}, "expected the hostcare_docker fact dict or null, got str"),
+    ({}, {"patterns": "postgres"}, "patterns must be a list of regular expressions"),
+    ({}, {"patterns": [""]}, "patterns must be a list of regular expressions"),
+    ({}, {"patterns": ["("]}, r"pattern '\(' is not a valid regular expression"),
+    ({}, {"native": "yes"}, "native must be a boolean"),
+    ({}, {"connections": {"container": "db"}}, "connections must be a list"),
+])
+def test_audit_postgres_targets_rejects(value, kwargs, message):
+    with pytest.raises(AnsibleFilterError, match=f"^hostcare.vps.audit_postgres_targets: {message}"):
+        audit_postgres_targets(value, **kwargs)
+
+
+def test_audit_postgres_instances():
+    facts = load("postgres_pg17_superuser_docker")
+    results = [{"item": {"label": "container db", "method": "docker", "container": "db"},
+                "ansible_facts": {"hostcare_postgres": facts}},
+               {"item": {"host": "db", "user": "app", "password": "pw"}, "failed": True, "msg": "bad option"}]
+    instances = audit_postgres_instances(results)
+    assert instances == [
+        {"label": "container db", "connection": {"method": "docker", "container": "db"}, "facts": facts, "error": None},
+        {"label": "tcp app@db:5432", "connection": {"host": "db", "user": "app"}, "facts": None, "error": "bad option"},
+    ]
+    audit_findings({"postgres": instances})  # the output is valid input
+    with pytest.raises(AnsibleFilterError, match="^hostcare.vps.audit_postgres_instances: expected the results list"):
+        audit_postgres_instances({"results": []})
+
+
+def test_documented_default_image_patterns_are_the_code_s():
+    with open(os.path.join(FILTER_DIR, "audit_postgres_targets.yml"), encoding="utf-8") as handle:
+        doc = yaml.safe_load(handle)
+    assert doc["DOCUMENTATION"]["options"]["patterns"]["default"] == list(DEFAULT_POSTGRES_IMAGE_PATTERNS)
+    with open(os.path.join(HERE, "..", "..", "..", "..", "docs", "audit.md"), encoding="utf-8") as handle:
+        assert json.dumps(list(DEFAULT_POSTGRES_IMAGE_PATTERNS)) in handle.read()

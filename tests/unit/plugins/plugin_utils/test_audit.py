@@ -166,12 +166,12 @@ def test_swap_size(ram, total, expected, severity):
     assert not others.intersection(ids(findings))
 
 
-def test_swap_none_gives_a_non_destructive_swapfile_command_and_the_planned_role():
+def test_swap_none_gives_a_non_destructive_swapfile_command_and_the_swap_role():
     item = one(build_findings(with_swap(ram=4 * GIB, total=0)), "swap.none")
     assert item["summary"] == "4.0 GiB RAM and no active swap (recommended 4.0 GiB)."
     assert item["risk"] == "caution"
-    assert item["fix"]["role"] is None
-    assert item["fix"]["planned_role"] == "hostcare.vps.swap"
+    assert item["fix"]["role"] == "hostcare.vps.swap"
+    assert item["fix"]["planned_role"] is None
     command = item["fix"]["command"]
     assert "of=/swapfile bs=1M count=4096 conv=excl" in command
     assert "sudo swapon /swapfile" in command
@@ -201,7 +201,7 @@ def test_swap_none_without_room_gives_no_command():
     item = one(build_findings(facts), "swap.none")
     assert item["fix"]["command"] is None
     assert "zram" in item["recommendation"]
-    assert item["fix"]["planned_role"] == "hostcare.vps.swap"
+    assert item["fix"]["role"] == "hostcare.vps.swap"
 
 
 @pytest.mark.parametrize("fstype, expected", [
@@ -651,7 +651,11 @@ def test_registry_is_complete_and_unique():
     assert len(names) == len(set(names))
     assert names == ["swap.size", "swap.fstab", "swap.swappiness", "memory.oom", "memory.pressure",
                      "host.container", "disk.space", "disk.inodes", "disk.top_consumers", "disk.scan",
-                     "disk.journal", "disk.apt_cache", "disk.unrotated_logs"]
+                     "disk.journal", "disk.apt_cache", "disk.unrotated_logs",
+                     "docker.available", "docker.reclaimable", "docker.old_tags", "docker.dangling_images",
+                     "docker.stopped_containers", "docker.logs", "docker.daemon_log_opts", "docker.volumes",
+                     "postgres.available", "postgres.memory_defaults", "postgres.memory_model",
+                     "postgres.connections", "postgres.pending_restart"]
 
 
 def test_register_rejects_duplicates_and_unknown_sources(monkeypatch):
@@ -659,7 +663,7 @@ def test_register_rejects_duplicates_and_unknown_sources(monkeypatch):
     with pytest.raises(AuditError, match="registered twice"):
         _audit.rule("swap.size", needs=("swap",))(lambda f, l: [])
     with pytest.raises(AuditError, match="unknown fact source"):
-        _audit.rule("docker.bloat", needs=("docker",))
+        _audit.rule("mysql.bloat", needs=("mysql",))
 
 
 def test_register_new_rule(monkeypatch):
@@ -683,11 +687,11 @@ def test_make_finding_validates():
 
 
 def test_make_fix_planned_vs_available(monkeypatch):
-    assert _audit.make_fix("hostcare.vps.swap", "cmd") == {"role": None, "command": "cmd",
-                                                           "planned_role": "hostcare.vps.swap"}
-    monkeypatch.setattr(_audit, "AVAILABLE_ROLES", frozenset({"hostcare.vps.swap"}))
-    assert _audit.make_fix("hostcare.vps.swap", "cmd") == {"role": "hostcare.vps.swap", "command": "cmd",
-                                                           "planned_role": None}
+    assert _audit.make_fix("hostcare.vps.logrotate", "cmd") == {"role": None, "command": "cmd",
+                                                                "planned_role": "hostcare.vps.logrotate"}
+    monkeypatch.setattr(_audit, "AVAILABLE_ROLES", frozenset({"hostcare.vps.logrotate"}))
+    assert _audit.make_fix("hostcare.vps.logrotate", "cmd") == {"role": "hostcare.vps.logrotate", "command": "cmd",
+                                                                "planned_role": None}
 
 
 def test_sort_findings_is_stable_by_severity():
@@ -782,3 +786,48 @@ def test_no_unrotated_logs_in_a_partial_scan_is_only_info(scan_changes):
     item = one(build_findings(facts), "disk.unrotated_logs_ok")
     assert item["severity"] == "info"
     assert item["title"].endswith("(partial scan)")
+
+
+# --------------------------------------------------------------------------------------------- docs
+
+
+DOCS = os.path.join(os.path.dirname(__file__), "..", "..", "..", "..", "docs", "audit.md")
+PLUGIN_UTILS = os.path.dirname(_audit.__file__)
+
+
+def test_every_finding_id_and_threshold_is_documented():
+    with open(DOCS, encoding="utf-8") as handle:
+        docs = handle.read()
+    found = set()
+    for name in ("_audit.py", "_audit_docker.py", "_audit_postgres.py"):
+        with open(os.path.join(PLUGIN_UTILS, name), encoding="utf-8") as handle:
+            source = handle.read()
+        source = "\n".join(line for line in source.splitlines() if not line.lstrip().startswith("@rule("))
+        found.update(re.findall(r'"((?:swap|memory|host|disk|docker|postgres|audit)\.[a-z_]+)"', source))
+    assert {"docker.old_tags", "postgres.memory_overcommit", "disk.full", "disk.filling"} <= found
+    for finding_id in sorted(found):
+        assert f"`{finding_id}`" in docs, finding_id
+    for key in DEFAULT_THRESHOLDS:
+        assert f"`{key}`" in docs, key
+
+
+@pytest.mark.parametrize("overrides, message", [
+    ({"postgres_work_mem_factor": 0}, "must be a number above 0"),
+    ({"docker_stopped_min_days": -1}, "must be a number of days >= 0"),
+    ({"docker_log_max_file": 0}, "whole number >= 1"),
+    ({"docker_reclaimable_info_bytes": "10G"}, "docker_reclaimable_info_bytes .* must not be above"),
+    ({"postgres_memory_warning_percent": 95}, "postgres_memory_warning_percent .* must not be above"),
+    ({"postgres_connections_critical_percent": 60}, "postgres_connections_warning_percent .* must not be above"),
+])
+def test_resolve_thresholds_rejects_docker_and_postgres_values(overrides, message):
+    with pytest.raises(AuditError, match=message):
+        resolve_thresholds(overrides)
+
+
+def test_docker_and_postgres_thresholds_accept_sizes_and_numbers():
+    limits = resolve_thresholds({"docker_cleanup_warning_bytes": "2G", "docker_stopped_min_days": 0.5,
+                                 "postgres_work_mem_factor": 2, "postgres_defaults_min_ram_bytes": "4G"})
+    assert limits["docker_cleanup_warning_bytes"] == 2 * GIB
+    assert limits["docker_stopped_min_days"] == 0.5
+    assert limits["postgres_work_mem_factor"] == 2.0
+    assert limits["postgres_defaults_min_ram_bytes"] == 4 * GIB

@@ -85,7 +85,7 @@ def test_markdown_for_a_troubled_host():
     assert "  - `/var/lib/docker/overlay2` 15.0 GiB" in text
     assert "- use percent: 91.2%" in text
     # a planned role is never presented as available
-    assert "Role `hostcare.vps.swap` will automate this (role coming, not in this release yet)." in text
+    assert "role `hostcare.vps.swap`, or by hand:" in text
     assert "Role `hostcare.vps.logrotate` will automate this (role coming" in text
     # commands in fenced blocks
     assert "```sh\nsudo apt-get clean\n```" in text
@@ -142,7 +142,7 @@ def test_console_lines_for_a_troubled_host():
     lines = console_lines(bad(), report_path="audit-reports/db1.md")
     assert lines[0] == "db1: 4 critical, 7 warning, 4 info, 0 ok -> audit-reports/db1.md"
     assert lines[1] == "CRITICAL  No swap on a host with 7.8 GiB RAM [swap.none]"
-    assert lines[2] == "          fix (caution): commands in the report (role hostcare.vps.swap coming)"
+    assert lines[2] == "          fix (caution): role hostcare.vps.swap, or by hand: see the report"
     assert "INFO      apt cache holds 400.0 MiB [disk.apt_cache_large]" in lines
     assert "          fix (safe): sudo apt-get clean" in lines
     severities = [line.split()[0] for line in lines[1:] if not line.startswith(" ")]
@@ -162,9 +162,12 @@ def test_console_lines_for_a_healthy_host():
 
 
 def test_console_fix_with_role_only():
+    finding = make_finding("x.y", "warning", "T", "S.", role="hostcare.vps.logrotate")
+    lines = console_lines(build_host_report("h", [finding]))
+    assert lines[-1] == "          fix (safe): role hostcare.vps.logrotate (coming)"
     finding = make_finding("x.y", "warning", "T", "S.", role="hostcare.vps.swap")
     lines = console_lines(build_host_report("h", [finding]))
-    assert lines[-1] == "          fix (safe): role hostcare.vps.swap (coming)"
+    assert lines[-1] == "          fix (safe): role hostcare.vps.swap"
 
 
 def test_console_replaces_double_quotes():

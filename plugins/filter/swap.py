@@ -1,0 +1,91 @@
+# Copyright: hostcare.vps contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Filters of the swap role (roles/swap). Documented in the sidecar files swap_size.yml and swap_input_errors.yml.
+
+Each filter checks its arguments, raises AnsibleFilterError naming the bad one, and delegates to
+plugins/plugin_utils/_swap_sizing.py (the recommendation) or plugins/module_utils/_swapfile.py (the checks).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+
+from ansible.errors import AnsibleFilterError
+
+from ansible_collections.hostcare.vps.plugins.module_utils._swapfile import parse_swap_size, role_input_errors
+from ansible_collections.hostcare.vps.plugins.module_utils._units import SizeError, parse_size
+from ansible_collections.hostcare.vps.plugins.plugin_utils._swap_sizing import (
+    SWAP_MAX_BYTES,
+    SWAP_MAX_DISK_FRACTION,
+    SWAP_ROUND_BYTES,
+    recommend_swap_bytes,
+)
+
+ROLE_INPUT_KEYS = ("state", "file", "size", "swappiness", "vfs_cache_pressure", "priority", "max_disk_use_percent",
+                   "allow_resize", "sysctl_file")
+
+
+def _fail(name, message):
+    raise AnsibleFilterError(f"hostcare.vps.{name}: {message}")
+
+
+def _bytes_arg(name, key, value, required=False):
+    if value is None:
+        if required:
+            _fail(name, f"{key} is required")
+        return None
+    try:
+        return parse_size(value, key)
+    except SizeError as error:
+        _fail(name, str(error))
+    return None  # pragma: no cover - _fail raises
+
+
+def swap_size(size, ram_bytes=None, disk_available_bytes=None, max_bytes=SWAP_MAX_BYTES,
+              round_to_bytes=SWAP_ROUND_BYTES, max_disk_fraction=SWAP_MAX_DISK_FRACTION):
+    """Bytes of a swap size: an explicit size (``2G``, ``512MiB``, bytes) or ``auto``.
+
+    ``auto`` is the collection's recommendation for ``ram_bytes`` of RAM, capped to ``max_disk_fraction`` of
+    ``disk_available_bytes`` when given (0 when there is no room), as recommend_swap_bytes computes it.
+    """
+    name = "swap_size"
+    if isinstance(size, str) and size.strip().lower() == "auto":
+        ram = _bytes_arg(name, "ram_bytes", ram_bytes, required=True)
+        disk = _bytes_arg(name, "disk_available_bytes", disk_available_bytes)
+        cap = _bytes_arg(name, "max_bytes", max_bytes, required=True)
+        step = _bytes_arg(name, "round_to_bytes", round_to_bytes, required=True)
+        if (isinstance(max_disk_fraction, bool) or not isinstance(max_disk_fraction, (int, float))
+                or math.isnan(max_disk_fraction) or not 0 < max_disk_fraction <= 1):
+            _fail(name, f"max_disk_fraction: must be a number above 0 and at most 1, got {max_disk_fraction!r}")
+        try:
+            return recommend_swap_bytes(ram, max_bytes=cap, round_to_bytes=step, disk_available_bytes=disk,
+                                        max_disk_fraction=max_disk_fraction)
+        except ValueError as error:  # pragma: no cover - the arguments are checked above
+            _fail(name, str(error))
+    try:
+        return parse_swap_size(size, "size")
+    except SizeError as error:
+        _fail(name, f"{error}; or auto for the collection's recommendation")
+    return None  # pragma: no cover - _fail raises
+
+
+def swap_input_errors(inputs):
+    """Problems with the inputs of the hostcare.vps.swap role, as a list of messages (empty when all is well)."""
+    name = "swap_input_errors"
+    if not isinstance(inputs, Mapping):
+        _fail(name, f"expected a dict with keys among {', '.join(ROLE_INPUT_KEYS)}, got {type(inputs).__name__}")
+    unknown = sorted(str(key) for key in inputs if key not in ROLE_INPUT_KEYS)
+    if unknown:
+        _fail(name, f"unknown key(s) {', '.join(unknown)}; allowed: {', '.join(ROLE_INPUT_KEYS)}")
+    return role_input_errors(dict(inputs))
+
+
+class FilterModule:
+    """hostcare.vps swap filters."""
+
+    def filters(self):
+        return {
+            "swap_size": swap_size,
+            "swap_input_errors": swap_input_errors,
+        }

@@ -1,0 +1,460 @@
+# Copyright: hostcare.vps contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# Note: this module util is PRIVATE to the hostcare.vps collection.
+"""Decisions of the swap file module (hostcare.vps.swapfile) and the checks of the swap role's inputs.
+
+Everything here is pure: it takes what the module observed (sizes, /proc texts, the fstab text) and
+returns a plan, a refusal message or a new fstab text. The module does the I/O and runs the plan.
+Runs on the target's python3 (3.9+) and on the controller (the role's input filter), standard library only.
+"""
+
+from __future__ import annotations
+
+import posixpath
+
+from ansible_collections.hostcare.vps.plugins.module_utils._units import SizeError, format_size, parse_size
+
+MIB = 1024 ** 2
+
+MIN_SWAP_BYTES = 1 * MIB
+"""Smaller swap files are refused: mkswap needs 10 pages, and a few MiB of swap protect nothing."""
+
+SWAPOFF_RESERVE_BYTES = 128 * MIB
+"""RAM that must stay available after swapping a file off (its used swap moves back into RAM)."""
+
+# Filesystems known to hold swap files (btrfs only as a NOCOW file, which the module makes).
+SUPPORTED_FS_TYPES = ("ext2", "ext3", "ext4", "xfs", "btrfs", "f2fs")
+
+# Why a swap file cannot live on other filesystems; any type not listed here and not supported gets a generic message.
+UNSUPPORTED_FS_REASONS = {
+    "zfs": "ZFS does not support swap files (openzfs#7734); use zram or a dedicated zvol or partition",
+    "overlay": "an overlay filesystem (a container's root) cannot hold swap (swapon fails with EINVAL); "
+               "put the file on a real filesystem, or add the swap on the container's host",
+    "aufs": "a union filesystem (a container's root) cannot hold swap; put the file on a real filesystem",
+    "fuse.fuse-overlayfs": "a union filesystem (a container's root) cannot hold swap; put the file on a real filesystem",
+    "tmpfs": "tmpfs lives in RAM (and swap), so a swap file there frees nothing",
+    "ramfs": "ramfs lives in RAM, so a swap file there frees nothing",
+    "nfs": "swap over NFS needs a network that never stalls and is not supported by this module",
+    "nfs4": "swap over NFS needs a network that never stalls and is not supported by this module",
+    "cifs": "a network filesystem cannot hold swap",
+    "smb3": "a network filesystem cannot hold swap",
+    "9p": "a shared (9p) filesystem cannot hold swap",
+    "virtiofs": "a shared (virtiofs) filesystem cannot hold swap",
+    "squashfs": "the filesystem is read-only",
+    "iso9660": "the filesystem is read-only",
+}
+
+FSTAB_OPTIONS = "sw,nofail"
+"""Mount options of the fstab line: nofail keeps a missing swap file from blocking the boot."""
+
+SWAP_SIGNATURES = (b"SWAPSPACE2", b"SWAP-SPACE")
+
+ROLE_INPUT_PREFIX = "hostcare_swap_"
+
+_FORBIDDEN_DIRS = ("/proc", "/sys", "/dev")
+
+
+class SwapPlanError(Exception):
+    """A refusal: the message says what is wrong and what to do; nothing has been changed."""
+
+
+# --- sizes and role inputs ---------------------------------------------------------------------
+
+def round_to_pages(size, page_size):
+    """Round ``size`` up to a whole number of pages (mkswap ignores a partial last page)."""
+    if page_size <= 0:
+        return size
+    return -(-size // page_size) * page_size
+
+
+def parse_swap_size(value, option="size"):
+    """Bytes of an explicit swap size (not ``auto``); SizeError naming ``option`` when unusable."""
+    size = parse_size(value, option)
+    if size < MIN_SWAP_BYTES:
+        raise SizeError(f"{option}: {value!r} is too small; a swap file needs at least {format_size(MIN_SWAP_BYTES)} "
+                        f"(use state absent to remove swap)")
+    return size
+
+
+def _int_value(value):
+    """An int from an int or a string of digits (role variables may arrive as strings); None otherwise."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+        return int(value.strip())
+    return None
+
+
+_BOOL_WORDS = {"true": True, "yes": True, "on": True, "1": True, "false": False, "no": False, "off": False, "0": False}
+
+
+def _check_range(errors, name, value, low, high, nullable, why=""):
+    if value is None:
+        if not nullable:
+            errors.append(f"{name}: a value is required")
+        return
+    number = _int_value(value)
+    if number is None:
+        errors.append(f"{name}: expected an integer, got {value!r}")
+    elif not low <= number <= high:
+        errors.append(f"{name}: must be between {low} and {high}{why}, got {number}")
+
+
+def check_swap_path(path, name="path"):
+    """Problems with a swap file path (absolute, normalised, not a directory, not under /proc, /sys, /dev)."""
+    if not isinstance(path, str) or not path:
+        return [f"{name}: expected an absolute file path, got {path!r}"]
+    if not path.startswith("/"):
+        return [f"{name}: must be an absolute path, got {path!r}"]
+    if any(ord(char) < 32 for char in path):
+        return [f"{name}: must not contain control characters (newline, tab), got {path!r}"]
+    if path.endswith("/") or posixpath.normpath(path) != path:
+        return [f"{name}: must be a normalised file path (no trailing slash, '.', '..' or '//'), got {path!r}"]
+    if any(path == forbidden or path.startswith(forbidden + "/") for forbidden in _FORBIDDEN_DIRS):
+        return [f"{name}: {path!r} is in a kernel filesystem ({', '.join(_FORBIDDEN_DIRS)})"]
+    return []
+
+
+def role_input_errors(inputs):
+    """Every problem in the inputs of the hostcare.vps.swap role (keys without the hostcare_swap_ prefix).
+
+    Returns a list of messages, each starting with the role variable it is about; empty when all is well.
+    Keys that are absent are not checked (the role passes all of them).
+    """
+    errors = []
+
+    def name(key):
+        return ROLE_INPUT_PREFIX + key
+
+    if "state" in inputs and inputs["state"] not in ("present", "absent"):
+        errors.append(f"{name('state')}: must be present or absent, got {inputs['state']!r}")
+    if "file" in inputs:
+        errors.extend(check_swap_path(inputs["file"], name("file")))
+    if "size" in inputs:
+        size = inputs["size"]
+        if not (isinstance(size, str) and size.strip().lower() == "auto"):
+            try:
+                parse_swap_size(size, name("size"))
+            except SizeError as error:
+                errors.append(f"{error}; or auto for the collection's recommendation")
+    if "swappiness" in inputs:
+        _check_range(errors, name("swappiness"), inputs["swappiness"], 0, 100, True,
+                     " (above 100 the kernel prefers swapping to dropping file cache; null leaves it alone)")
+    if "vfs_cache_pressure" in inputs:
+        _check_range(errors, name("vfs_cache_pressure"), inputs["vfs_cache_pressure"], 1, 1000, True,
+                     " (0 never frees dentry and inode caches and leads to OOM; null leaves it alone)")
+    if "priority" in inputs:
+        _check_range(errors, name("priority"), inputs["priority"], 0, 32767, True, " (null lets the kernel choose)")
+    if "max_disk_use_percent" in inputs:
+        _check_range(errors, name("max_disk_use_percent"), inputs["max_disk_use_percent"], 1, 100, False)
+    if "allow_resize" in inputs:
+        value = inputs["allow_resize"]
+        if not isinstance(value, bool) and str(value).strip().lower() not in _BOOL_WORDS:
+            errors.append(f"{name('allow_resize')}: expected a boolean, got {value!r}")
+    if "sysctl_file" in inputs:
+        path = inputs["sysctl_file"]
+        problems = check_swap_path(path, name("sysctl_file"))
+        if problems:
+            errors.extend(problems)
+        elif posixpath.dirname(path) != "/etc/sysctl.d" or not path.endswith(".conf"):
+            errors.append(f"{name('sysctl_file')}: must be a *.conf file directly in /etc/sysctl.d "
+                          f"(systemd-sysctl reads only those; Debian 13 no longer reads /etc/sysctl.conf), got {path!r}")
+    return errors
+
+
+# --- what the host looks like --------------------------------------------------------------------
+
+def find_mount(mounts, path):
+    """The mount (from _disk.parse_mountinfo) holding ``path``: the longest mount point that contains it.
+
+    Of several mounts on the same mount point the last one (the top of the stack) wins. None without any.
+    """
+    best = None
+    for mount in mounts:
+        point = mount["mount"]
+        if path == point or point == "/" or path.startswith(point.rstrip("/") + "/"):
+            if best is None or len(point) >= len(best["mount"]):
+                best = mount
+    return best
+
+
+def filesystem_refusal(fstype, mount_point, path):
+    """None when ``fstype`` can hold a swap file, else the refusal message."""
+    if fstype in SUPPORTED_FS_TYPES:
+        return None
+    reason = UNSUPPORTED_FS_REASONS.get(fstype)
+    if reason is None and fstype and fstype.startswith("fuse"):
+        reason = "a FUSE filesystem cannot hold swap"
+    if reason is None:
+        reason = f"swap files are supported here only on {', '.join(SUPPORTED_FS_TYPES)}"
+    return (f"refusing to put swap on {path}: it is on {mount_point} ({fstype or 'unknown filesystem'}), and {reason}. "
+            f"Nothing was changed.")
+
+
+def has_swap_signature(first_page):
+    """Whether the first page of a file (bytes, exactly one page long) ends with a swap signature."""
+    return any(first_page.endswith(signature) for signature in SWAP_SIGNATURES)
+
+
+def find_swap_area(areas, path, real_path=None):
+    """The area of _memory.parse_proc_swaps() output that is ``path`` (or its real path); None when inactive."""
+    candidates = {path}
+    if real_path:
+        candidates.add(real_path)
+    for area in areas:
+        if area["path"] in candidates:
+            return area
+    return None
+
+
+def swapoff_refusal(path, used_bytes, mem_available_bytes, purpose, reserve_bytes=SWAPOFF_RESERVE_BYTES):
+    """None when RAM can take back what the active swap file ``path`` holds, else the refusal message.
+
+    swapoff moves every swapped-out page of the file back into RAM; without room for them the OOM killer
+    starts on a host that is already short of memory. ``purpose`` completes "swapping it off to ...".
+    """
+    used = used_bytes or 0
+    if used == 0:
+        return None
+    if mem_available_bytes is None:
+        return (f"refusing to swap off {path} to {purpose}: it holds {format_size(used)} of swapped-out memory and "
+                f"the available RAM is unknown (no MemAvailable in /proc/meminfo). Nothing was changed.")
+    if used + reserve_bytes <= mem_available_bytes:
+        return None
+    return (f"refusing to swap off {path} to {purpose}: it holds {format_size(used)} of swapped-out memory and only "
+            f"{format_size(mem_available_bytes)} of RAM is available (MemAvailable; {format_size(reserve_bytes)} "
+            f"must stay free), so swapoff could start the OOM killer. Nothing was changed. Retry when the host is "
+            f"less busy{', or keep the current size (allow_resize false)' if purpose.startswith('resize') else ''}.")
+
+
+def disk_refusal(path, fs, mount_point, extra_bytes, max_percent, action):
+    """None when allocating ``extra_bytes`` more keeps the filesystem at or below ``max_percent``, else the message.
+
+    ``fs`` has used_bytes and available_bytes (as _disk.filesystem_usage returns them); the use is computed the
+    way df computes Use%: used / (used + available).
+    """
+    if extra_bytes <= 0:
+        return None
+    used, available = fs["used_bytes"], fs["available_bytes"]
+    total = used + available
+    if total <= 0:
+        return f"refusing to {action} {path}: the size of {mount_point} is unknown. Nothing was changed."
+    now = used * 100.0 / total
+    after = (used + extra_bytes) * 100.0 / total
+    if extra_bytes > available:
+        return (f"refusing to {action} {path}: it needs {format_size(extra_bytes)} more and {mount_point} has only "
+                f"{format_size(available)} free. Nothing was changed. Free disk space, choose a smaller size or "
+                f"another filesystem.")
+    if after > max_percent:
+        return (f"refusing to {action} {path}: the {format_size(extra_bytes)} it needs would fill {mount_point} "
+                f"to {after:.1f} % (now {now:.1f} %, {format_size(available)} free; the limit max_disk_use_percent "
+                f"is {max_percent} %). Nothing was changed. Free disk space, choose a smaller size or another "
+                f"filesystem.")
+    return None
+
+
+# --- fstab ---------------------------------------------------------------------------------------
+
+def fstab_escape(path):
+    """A path as fstab writes it: space, tab and backslash as octal escapes."""
+    return path.replace("\\", "\\134").replace(" ", "\\040").replace("\t", "\\011")
+
+
+def fstab_unescape(field):
+    out, index = [], 0
+    while index < len(field):
+        chunk = field[index:index + 4]
+        if len(chunk) == 4 and chunk[0] == "\\" and chunk[1:].isdigit() and all(c in "01234567" for c in chunk[1:]):
+            out.append(chr(int(chunk[1:], 8)))
+            index += 4
+        else:
+            out.append(field[index])
+            index += 1
+    return "".join(out)
+
+
+def fstab_line(path, priority=None):
+    """The one fstab line of the swap file ``path``."""
+    options = FSTAB_OPTIONS if priority is None else f"{FSTAB_OPTIONS},pri={priority}"
+    return f"{fstab_escape(path)} none swap {options} 0 0"
+
+
+def _is_line_for(line, paths):
+    fields = line.split()
+    if len(fields) < 3 or fields[0].startswith("#") or fields[2] != "swap":
+        return False
+    return posixpath.normpath(fstab_unescape(fields[0])) in paths
+
+
+def update_fstab(text, path, line, real_path=None):
+    """The fstab ``text`` with exactly one ``line`` for the swap file ``path`` (none when ``line`` is None).
+
+    The first swap line of the file keeps its place (and is replaced by ``line``); later duplicates are
+    removed; every other line, comment and blank line is kept byte for byte. A new line is appended.
+    """
+    paths = {path}
+    if real_path:
+        paths.add(real_path)
+    lines = text.splitlines(keepends=True)
+    out = []
+    placed = False
+    for current in lines:
+        if _is_line_for(current, paths):
+            if line is not None and not placed:
+                ending = "\n" if current.endswith("\n") else ""
+                out.append(line + ending)
+                placed = True
+            continue
+        out.append(current)
+    if line is not None and not placed:
+        if out and not out[-1].endswith("\n"):
+            out[-1] += "\n"
+        out.append(line + "\n")
+    return "".join(out)
+
+
+def fstab_lines_for(text, path, real_path=None):
+    """The uncommented swap lines of ``text`` for ``path`` (to report duplicates)."""
+    paths = {path}
+    if real_path:
+        paths.add(real_path)
+    return [line for line in text.splitlines() if _is_line_for(line, paths)]
+
+
+# --- the plan ------------------------------------------------------------------------------------
+
+def describe_state(path, observed_file, area, show_priority):
+    """A short text of the swap file's state, for diff mode (before)."""
+    if not observed_file or not observed_file.get("exists"):
+        return f"{path}: absent\n"
+    lines = [f"{path}:",
+             f"  size: {format_size(observed_file['size'])} ({observed_file['size']} bytes)",
+             f"  mode: {observed_file['mode']:04o}, owner uid {observed_file['uid']}, gid {observed_file['gid']}",
+             f"  active: {'yes' if area else 'no'}"]
+    if show_priority and area:
+        lines.append(f"  priority: {area['priority']}")
+    return "\n".join(lines) + "\n"
+
+
+def describe_wanted(path, size, priority):
+    """The same text for the state the plan leads to (after)."""
+    lines = [f"{path}:",
+             f"  size: {format_size(size)} ({size} bytes)",
+             "  mode: 0600, owner uid 0, gid 0",
+             "  active: yes"]
+    if priority is not None:
+        lines.append(f"  priority: {priority}")
+    return "\n".join(lines) + "\n"
+
+
+def plan_swapfile(observed, wanted):
+    """Decide what to do. Raises SwapPlanError with the refusal message; returns the plan dict.
+
+    ``observed``: path, real_path, file (None or {exists, regular, size, allocated, mode, uid, gid, signature}),
+    area (the /proc/swaps entry or None), mount (mount point), fstype, fs ({used_bytes, available_bytes}),
+    mem_available, page_size, swap_permitted (True, False or None when unknown), permission_error (text),
+    fstab (text).
+    ``wanted``: state, size (bytes, for present), priority (int or None), max_disk_use_percent, allow_resize.
+
+    The plan: actions (ordered list of names the module executes), size (the target size), fstab (the new text),
+    warnings, and before/after texts for the diff.
+    """
+    path, real_path = observed["path"], observed.get("real_path")
+    info = observed.get("file")
+    area = observed.get("area")
+    exists = bool(info and info.get("exists"))
+    actions, warnings = [], []
+
+    if exists and not info.get("regular"):
+        raise SwapPlanError(f"refusing to manage {path}: it exists and is not a regular file. Nothing was changed.")
+
+    def require_permission():
+        if observed.get("swap_permitted") is False:
+            raise SwapPlanError(
+                f"refusing to manage swap at {path}: this host does not permit swapon/swapoff "
+                f"({observed.get('permission_error') or 'Operation not permitted'}). This is a container "
+                f"(LXC, OpenVZ, or Docker without CAP_SYS_ADMIN and seccomp=unconfined) or a kernel without swap "
+                f"support: add swap on the host instead. Nothing was changed.")
+
+    if wanted["state"] == "absent":
+        fstab_after = update_fstab(observed["fstab"], path, None, real_path)
+        if exists and not area and not info.get("signature"):
+            raise SwapPlanError(f"refusing to remove {path}: it is not a swap area (no swap signature), so it is "
+                                f"not a swap file this module made. Nothing was changed.")
+        if area:
+            require_permission()
+            refusal = swapoff_refusal(path, area["used_bytes"], observed.get("mem_available"), "remove it")
+            if refusal:
+                raise SwapPlanError(refusal)
+            actions.append("swapoff")
+        if fstab_after != observed["fstab"]:
+            actions.append("fstab")
+        if exists:
+            actions.append("remove")
+        return {
+            "actions": actions, "size": None, "fstab": fstab_after, "warnings": warnings,
+            "before": describe_state(path, info, area, False), "after": f"{path}: absent\n",
+        }
+
+    refusal = filesystem_refusal(observed.get("fstype"), observed.get("mount"), path)
+    if refusal:
+        raise SwapPlanError(refusal)
+
+    size = round_to_pages(wanted["size"], observed.get("page_size") or 4096)
+    priority = wanted.get("priority")
+    max_percent = wanted["max_disk_use_percent"]
+    target_size = size
+
+    if not exists:
+        refusal = disk_refusal(path, observed["fs"], observed.get("mount"), size, max_percent, "create the swap file")
+        if refusal:
+            raise SwapPlanError(refusal)
+        require_permission()
+        actions += ["create", "swapon"]
+    else:
+        if not area and not info.get("signature"):
+            raise SwapPlanError(f"refusing to use {path}: it exists and is not a swap area (no swap signature); it may "
+                                f"hold data. Remove it or choose another file. Nothing was changed.")
+        if info["size"] != size and not wanted["allow_resize"]:
+            warnings.append(f"{path} is {format_size(info['size'])} and the wanted size is {format_size(size)}; "
+                            f"not resized because allow_resize is false.")
+            target_size = info["size"]
+        holes = not area and info["allocated"] < info["size"]
+        if target_size != info["size"] or holes:
+            grow = target_size - info["allocated"]
+            what = "grow the swap file" if target_size > info["size"] else "rebuild the swap file"
+            refusal = disk_refusal(path, observed["fs"], observed.get("mount"), grow, max_percent, what)
+            if refusal:
+                raise SwapPlanError(refusal)
+            require_permission()
+            if area:
+                refusal = swapoff_refusal(path, area["used_bytes"], observed.get("mem_available"),
+                                          f"resize it from {format_size(info['size'])} to {format_size(target_size)}")
+                if refusal:
+                    raise SwapPlanError(refusal)
+                actions.append("swapoff")
+            actions += ["resize", "swapon"]
+        else:
+            if info["mode"] != 0o600 or info["uid"] != 0 or info["gid"] != 0:
+                actions.append("permissions")
+            if not area:
+                require_permission()
+                actions.append("swapon")
+            elif priority is not None and area["priority"] != priority:
+                require_permission()
+                refusal = swapoff_refusal(path, area["used_bytes"], observed.get("mem_available"),
+                                          f"change its priority from {area['priority']} to {priority}")
+                if refusal:
+                    raise SwapPlanError(refusal)
+                actions += ["swapoff", "swapon"]
+
+    fstab_after = update_fstab(observed["fstab"], path, fstab_line(path, priority), real_path)
+    if fstab_after != observed["fstab"]:
+        actions.append("fstab")
+    return {
+        "actions": actions, "size": target_size, "fstab": fstab_after, "warnings": warnings,
+        "before": describe_state(path, info, area, priority is not None),
+        "after": describe_wanted(path, target_size, priority),
+    }

@@ -1,0 +1,695 @@
+# Copyright: hostcare.vps contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# Note: this plugin util is PRIVATE to the hostcare.vps collection.
+"""PostgreSQL checks of the audit, on ``facts["postgres"]``: a list with one entry per PostgreSQL instance::
+
+    [{"label": "native", "facts": <hostcare_postgres>},
+     {"label": "container app-db-1", "facts": <hostcare_postgres>,
+      "connection": {"method": "docker", "container": "app-db-1"}},          # optional, never a password
+     {"label": "tcp app@10.0.0.5:5432", "facts": None, "error": "the module failed: ..."}]
+
+Finding ids are the same for every instance; the title, summary and ``evidence.instance`` name it. The entry
+labelled ``native`` stands for "PostgreSQL on the host itself", which the audit always asks: when it says the
+client or the ``postgres`` OS user is missing (NOT_INSTALLED_CODES) the host has no PostgreSQL and nothing is
+reported. Registered into ``_audit.RULES`` when _audit.py is imported.
+
+Pure functions, no I/O.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+from collections.abc import Mapping
+from urllib.parse import unquote, urlsplit
+
+from ansible_collections.hostcare.vps.plugins.module_utils._units import format_size
+from ansible_collections.hostcare.vps.plugins.plugin_utils._audit import (
+    GIB,
+    MIB,
+    SEVERITY_RANK,
+    _dict,
+    _num,
+    _pct,
+    _plural,
+    _size,
+    make_finding,
+    rule,
+)
+
+NATIVE_LABEL = "native"
+NOT_INSTALLED_CODES = frozenset({"psql_missing", "os_user_missing"})
+"""reason_code of the native instance meaning "no PostgreSQL on this host": no finding at all."""
+
+POSTGRES_DEFAULTS = {
+    "shared_buffers": 128 * MIB,
+    "effective_cache_size": 4 * GIB,
+    "maintenance_work_mem": 64 * MIB,
+}
+"""PostgreSQL's built-in values of the memory settings the audit checks (initdb writes shared_buffers = 128MB)."""
+
+DEFAULT_TOLERANCE = 0.1
+"""A setting at its default is reported only when the recommendation differs from it by more than this share."""
+
+MAINTENANCE_WORK_MEM_CAP = 2 * GIB
+DEFAULT_PORT = 5432
+
+_UNIT_RE = re.compile(r"^(?P<count>\d*)(?P<unit>B|kB|MB|GB|TB)$")
+_UNIT_BYTES = {"B": 1, "kB": 1024, "MB": MIB, "GB": GIB, "TB": 1024 * GIB}
+
+# Why an instance could not be read (hostcare_postgres.reason_code) -> what to do about it.
+_UNAVAILABLE_HINTS = {
+    "not_running": "If it should run: sudo systemctl status postgresql (or the container's log).",
+    "permission_denied": "Re-run the audit with --become (-b) so it can run psql as the postgres OS user.",
+    "docker_denied": "Re-run the audit with --become (-b), or as a member of the docker group.",
+    "auth_failed": "Give the audit a login in audit_postgres_connections (user, password from a vault, dbname).",
+    "password_missing": "Give the audit a login in audit_postgres_connections (user, password from a vault).",
+    "no_hba_entry": "Allow the audit's login in pg_hba.conf, or give another one in audit_postgres_connections.",
+    "role_missing": "Give the audit an existing role in audit_postgres_connections (user).",
+    "database_missing": "Give the audit an existing database in audit_postgres_connections (dbname).",
+    "too_many_connections": ("Every connection slot is taken, so clients are being refused too: see what holds "
+                             "them (pg_stat_activity) and consider a pooler such as PgBouncer."),
+    "not_ready": "PostgreSQL was starting, stopping or recovering: run the audit again in a moment.",
+    "pooler": "That is a connection pooler: point audit_postgres_connections at PostgreSQL itself.",
+    "timeout": "PostgreSQL did not answer in time: it may be hung or overloaded; check its log.",
+    "container_missing": "The container went away between the Docker facts and the query: run the audit again.",
+    "container_stopped": "The container stopped between the Docker facts and the query: run the audit again.",
+    "docker_missing": "The docker command is not installed on the target, so containers cannot be asked.",
+    "docker_down": "The Docker daemon is not running.",
+    "psql_missing": ("psql is not in this container: if it is not PostgreSQL, narrow "
+                     "audit_postgres_image_patterns."),
+    "docker_user_missing": "The container has no postgres user: give docker_user in audit_postgres_connections.",
+}
+_WARNING_CODES = frozenset({"too_many_connections"})
+
+
+# --------------------------------------------------------------------------------------------- instances
+
+
+def postgres_instances(facts):
+    """The instances to judge: [{label, facts (dict or None), error, connection}], "no PostgreSQL here" left out."""
+    result = []
+    entries = facts.get("postgres")
+    for index, entry in enumerate(entries if isinstance(entries, (list, tuple)) else []):
+        if not isinstance(entry, Mapping):
+            continue
+        label = entry.get("label") if isinstance(entry.get("label"), str) and entry.get("label") else f"#{index + 1}"
+        pg = entry.get("facts") if isinstance(entry.get("facts"), Mapping) else None
+        if (label == NATIVE_LABEL and pg is not None and pg.get("available") is not True
+                and pg.get("reason_code") in NOT_INSTALLED_CODES):
+            continue
+        result.append({"label": label, "facts": pg, "error": entry.get("error"),
+                       "connection": _connection(label, entry.get("connection"), pg)})
+    return result
+
+
+def _available(facts):
+    return [item for item in postgres_instances(facts)
+            if item["facts"] is not None and item["facts"].get("available") is True]
+
+
+def _connection(label, given, pg):
+    """How to reach the instance with psql: the given connection, else what the facts and label say."""
+    connection = dict(given) if isinstance(given, Mapping) else {}
+    connection.pop("password", None)
+    if not connection.get("method"):
+        method = (pg or {}).get("method")
+        if label.startswith("container "):
+            method = "docker"
+            connection.setdefault("container", label[len("container "):])
+        elif label == NATIVE_LABEL:
+            method = "local_socket"
+        connection["method"] = method
+    return connection
+
+
+def _title(item):
+    return f"PostgreSQL ({item['label']})"
+
+
+def machine_ram(facts):
+    """(RAM bytes, where it came from): MemTotal, capped by the container's memory limit; (None, None) if unknown."""
+    swap = _dict(facts.get("swap"))
+    total = _num(_dict(swap.get("memory")).get("total_bytes"))
+    limit = _num(_dict(swap.get("container")).get("memory_limit_bytes"))
+    if limit is not None and limit > 0 and (total is None or limit < total):
+        return limit, "container memory limit"
+    if total is None:
+        return None, None
+    return total, "MemTotal"
+
+
+# --------------------------------------------------------------------------------------------- settings
+
+
+def _setting(pg, name):
+    return _dict(_dict(pg.get("settings")).get(name))
+
+
+def _int_setting(pg, name):
+    try:
+        return int(_setting(pg, name).get("setting"))
+    except (TypeError, ValueError):
+        return None
+
+
+def _bytes_setting(pg, name):
+    return _num(_setting(pg, name).get("val_in_bytes"))
+
+
+def _unit_bytes(unit):
+    match = _UNIT_RE.match(unit or "")
+    if not match:
+        return None
+    return int(match.group("count") or 1) * _UNIT_BYTES[match.group("unit")]
+
+
+def _boot_bytes(entry):
+    """The boot value (compiled-in default) of a memory setting in bytes, or None."""
+    unit = _unit_bytes(entry.get("unit"))
+    try:
+        return int(entry.get("boot_val")) * unit if unit else None
+    except (TypeError, ValueError):
+        return None
+
+
+def pg_size(num_bytes):
+    """A memory value as PostgreSQL takes it, in whole MB (GB when exact): 1073741824 -> '1GB', 983 MiB -> '983MB'."""
+    num_bytes = int(num_bytes)
+    if num_bytes >= GIB and num_bytes % GIB == 0:
+        return f"{num_bytes // GIB}GB"
+    return f"{max(1, num_bytes // MIB)}MB"
+
+
+def _close(recommended, current):
+    """Within DEFAULT_TOLERANCE of each other: a default that close to the recommendation is left alone."""
+    return abs(recommended - current) <= current * DEFAULT_TOLERANCE
+
+
+def _whole_mb(num_bytes):
+    return int(num_bytes) // MIB * MIB
+
+
+def recommend_memory_settings(ram_bytes):
+    """Interim values for the memory settings of a PostgreSQL with ``ram_bytes`` of RAM to itself.
+
+    shared_buffers 25 % of RAM, effective_cache_size 75 %, maintenance_work_mem RAM/16 capped at 2 GB, each
+    rounded down to whole MB (PGTune's basic rules). This is the only place these rules live: the PGTune
+    recommendation engine of a later release replaces this function.
+    """
+    return {
+        "shared_buffers": _whole_mb(ram_bytes // 4),
+        "effective_cache_size": _whole_mb(ram_bytes * 3 // 4),
+        "maintenance_work_mem": min(_whole_mb(ram_bytes // 16), MAINTENANCE_WORK_MEM_CAP),
+    }
+
+
+# --------------------------------------------------------------------------------------------- commands
+
+
+def psql_command(connection):
+    """The psql invocation reaching the instance as it was audited (no password: psql asks, or use ~/.pgpass)."""
+    method = connection.get("method")
+    options = []
+    if connection.get("host"):
+        options += ["-h", str(connection["host"])]
+    elif connection.get("socket_dir"):
+        options += ["-h", str(connection["socket_dir"])]
+    port = connection.get("port")
+    if port not in (None, "", DEFAULT_PORT, str(DEFAULT_PORT)):
+        options += ["-p", str(port)]
+    if connection.get("user"):
+        options += ["-U", str(connection["user"])]
+    if connection.get("dbname") and connection.get("dbname") != "postgres":
+        options += ["-d", str(connection["dbname"])]
+    if method == "docker" and connection.get("container"):
+        user = connection.get("docker_user") or "postgres"
+        base = ["docker", "exec", "-i", "-u", str(user), str(connection["container"]), "psql", "-X"]
+    elif method == "local_socket":
+        base = ["sudo", "-u", str(connection.get("os_user") or "postgres"), "psql", "-X"]
+    else:
+        base = ["psql", "-X"]
+    return " ".join(shlex.quote(word) for word in base + options)
+
+
+def sql_command(connection, statements):
+    """psql running ``statements`` from a here-document (names taken from the facts are quoted literals)."""
+    return (f"{psql_command(connection)} -v ON_ERROR_STOP=1 <<'SQL'\n" + "\n".join(statements) + "\nSQL")
+
+
+def restart_command(connection):
+    """How to restart the instance (a short outage)."""
+    if connection.get("method") == "docker" and connection.get("container"):
+        return f"docker restart {shlex.quote(str(connection['container']))}"
+    if connection.get("method") == "local_socket":
+        return ("sudo systemctl restart postgresql   # Debian/Ubuntu: every cluster; "
+                "RHEL with PGDG packages: postgresql-<major>")
+    return "# restart PostgreSQL where it runs (systemctl restart postgresql, or docker restart <container>)"
+
+
+def _quote_literal(text):
+    return "'" + str(text).replace("'", "''") + "'"
+
+
+# --------------------------------------------------------------------------------------------- availability
+
+
+@rule("postgres.available", needs=("postgres",))
+def rule_postgres_available(facts, limits):
+    """An instance that could not be read -> info with the reason (an installed but stopped server too)."""
+    findings = []
+    for item in postgres_instances(facts):
+        pg = item["facts"]
+        if pg is not None and pg.get("available") is True:
+            continue
+        code = pg.get("reason_code") if pg else None
+        reason = str((pg or {}).get("reason") or item["error"] or "the module returned no facts")
+        evidence = {"instance": item["label"], "reason_code": code, "reason": reason,
+                    "method": (pg or {}).get("method") or item["connection"].get("method")}
+        if pg is None:
+            title = f"{_title(item)} not checked: hostcare.vps.pg_settings_facts failed"
+            hint = "Look at the error (often a bad entry of audit_postgres_connections); every other check ran."
+        elif code == "not_running" and item["label"] == NATIVE_LABEL:
+            title = f"{_title(item)} is installed but not running"
+            hint = _UNAVAILABLE_HINTS["not_running"]
+        else:
+            title = f"{_title(item)} not checked: {code or 'unavailable'}"
+            hint = _UNAVAILABLE_HINTS.get(code, "Look at the reason; every other check still ran.")
+        findings.append(make_finding(
+            "postgres.unavailable", "warning" if code in _WARNING_CODES else "info", title,
+            f"The settings of {_title(item)} could not be read: {reason}",
+            evidence=evidence, recommendation=hint))
+    return findings
+
+
+# --------------------------------------------------------------------------------------------- memory
+
+
+@rule("postgres.memory_defaults", needs=("postgres",))
+def rule_postgres_memory_defaults(facts, limits):
+    """shared_buffers / effective_cache_size / maintenance_work_mem still at PostgreSQL's defaults on a
+    machine of at least postgres_defaults_min_ram_bytes -> warning with ALTER SYSTEM lines."""
+    ram, ram_source = machine_ram(facts)
+    if ram is None:
+        return []  # postgres.memory_unknown says it once per instance
+    instances = _available(facts)
+    share = ram // max(1, len(instances))
+    recommended = recommend_memory_settings(share)
+    minimum = limits["postgres_defaults_min_ram_bytes"]
+    findings = []
+    for item in instances:
+        pg = item["facts"]
+        base = {"instance": item["label"], **_size("ram", ram), "ram_source": ram_source}
+        if len(instances) > 1:
+            base.update({**_size("ram_share", share), "instances_sharing_ram": len(instances)})
+        if ram < minimum:
+            findings.append(make_finding(
+                "postgres.memory_defaults_ok", "ok",
+                f"{_title(item)}: memory defaults fit {format_size(ram)} RAM",
+                f"Below {format_size(minimum)} of RAM PostgreSQL's default memory settings are reasonable.",
+                evidence={**base, **_size("min_ram", minimum)}))
+            continue
+        at_default = []
+        for name, default in POSTGRES_DEFAULTS.items():
+            entry = _setting(pg, name)
+            value = _num(entry.get("val_in_bytes"))
+            if value is None:
+                continue
+            if value not in (default, _boot_bytes(entry)) or _close(recommended[name], value):
+                continue
+            at_default.append({"name": name, "current": entry.get("pretty_val") or pg_size(value),
+                               "current_bytes": value, "recommended": pg_size(recommended[name]),
+                               "recommended_bytes": recommended[name], "source": entry.get("source"),
+                               "context": entry.get("context")})
+        if not at_default:
+            findings.append(make_finding(
+                "postgres.memory_defaults_ok", "ok", f"{_title(item)}: memory settings are not the defaults",
+                f"shared_buffers, effective_cache_size and maintenance_work_mem of {_title(item)} are set for "
+                f"this machine (not PostgreSQL's defaults).",
+                evidence=base))
+            continue
+        names = [row["name"] for row in at_default]
+        statements = [f"ALTER SYSTEM SET {row['name']} = {_quote_literal(row['recommended'])};" for row in at_default]
+        statements.append("SELECT pg_reload_conf();")
+        command = ("# writes postgresql.auto.conf; the reload applies all but shared_buffers\n"
+                   + sql_command(item["connection"], statements))
+        restart_text = ""
+        if "shared_buffers" in names:
+            command += ("\n# shared_buffers needs a restart (a short outage), in a maintenance window:\n# "
+                        + restart_command(item["connection"]).lstrip("# "))
+            restart_text = " shared_buffers takes effect only after a restart, so plan a maintenance window."
+        command_line = [row["name"] for row in at_default if row["source"] == "command line"]
+        if command_line:
+            restart_text += (f" {', '.join(command_line)} {'is' if len(command_line) == 1 else 'are'} set on the "
+                             f"server's command line (a container's `-c ...` arguments): change it there, "
+                             f"ALTER SYSTEM does not override the command line.")
+        sharing = ""
+        if len(instances) > 1:
+            sharing = (f" {len(instances)} PostgreSQL instances share this machine, so each is sized for "
+                       f"{format_size(share)}.")
+        listed = ", ".join(f"{row['name']} {row['current']} (recommended {row['recommended']})" for row in at_default)
+        findings.append(make_finding(
+            "postgres.memory_defaults", "warning",
+            f"{_title(item)}: {', '.join(names)} still at the default{'s' if len(names) > 1 else ''} "
+            f"on {format_size(ram)} RAM",
+            f"{_title(item)} runs with PostgreSQL's defaults on a machine with {format_size(ram)} of RAM: {listed}.",
+            evidence={**base, "settings": at_default, "names": names},
+            recommendation=(f"Size them for the machine: shared_buffers 25% of RAM, effective_cache_size 75%, "
+                            f"maintenance_work_mem RAM/16 (at most 2GB).{sharing} ALTER SYSTEM needs a superuser."
+                            f"{restart_text} Leave room for the applications on the same machine: check "
+                            f"postgres.memory_overcommit after the change."),
+            risk="caution", command=command))
+    return findings
+
+
+def memory_model(pg, factor):
+    """postgresqltuner's worst case: shared_buffers + max_connections x work_mem x factor + autovacuum_max_workers x
+    (autovacuum_work_mem, or maintenance_work_mem when that is -1). None when a setting is unknown."""
+    shared_buffers = _bytes_setting(pg, "shared_buffers")
+    max_connections = _int_setting(pg, "max_connections")
+    work_mem = _bytes_setting(pg, "work_mem")
+    workers = _int_setting(pg, "autovacuum_max_workers")
+    autovacuum_work_mem = _int_setting(pg, "autovacuum_work_mem")
+    if autovacuum_work_mem is not None and autovacuum_work_mem != -1:
+        per_worker, per_worker_source = _bytes_setting(pg, "autovacuum_work_mem"), "autovacuum_work_mem"
+    else:
+        per_worker, per_worker_source = _bytes_setting(pg, "maintenance_work_mem"), "maintenance_work_mem"
+    if None in (shared_buffers, max_connections, work_mem, workers, per_worker):
+        return None
+    connections = int(max_connections * work_mem * factor)
+    autovacuum = workers * per_worker
+    return {
+        "total_bytes": shared_buffers + connections + autovacuum,
+        **_size("shared_buffers", shared_buffers),
+        "max_connections": max_connections,
+        **_size("work_mem", work_mem),
+        "work_mem_factor": factor,
+        **_size("connections_work_mem", connections),
+        "autovacuum_max_workers": workers,
+        **_size("autovacuum_work_mem", per_worker),
+        "autovacuum_work_mem_from": per_worker_source,
+        **_size("autovacuum_memory", autovacuum),
+    }
+
+
+def _model_severity(percent_of_ram, limits):
+    if percent_of_ram >= limits["postgres_memory_critical_percent"]:
+        return "critical"
+    if percent_of_ram >= limits["postgres_memory_warning_percent"]:
+        return "warning"
+    return "ok"
+
+
+def _work_mem_fix(model, ram, limits):
+    """A work_mem (bytes) that brings the model under the warning share, or None when work_mem alone cannot
+    (below 4 MB, PGTune's floor, fewer connections or a pooler is the better fix)."""
+    budget = ram * limits["postgres_memory_warning_percent"] / 100.0 - model["shared_buffers_bytes"] \
+        - model["autovacuum_memory_bytes"]
+    if model["max_connections"] <= 0:
+        return None
+    target = _whole_mb(max(0, budget) / (model["max_connections"] * model["work_mem_factor"]) - MIB)
+    if target < 4 * MIB or target >= model["work_mem_bytes"]:
+        return None
+    return target
+
+
+@rule("postgres.memory_model", needs=("postgres",))
+def rule_postgres_memory_model(facts, limits):
+    """The memory model as a share of RAM: >= critical% -> critical, >= warning% -> warning, else ok; with several
+    instances, their sum too (when it is worse than each alone)."""
+    ram, ram_source = machine_ram(facts)
+    factor = limits["postgres_work_mem_factor"]
+    findings, models = [], []
+    for item in _available(facts):
+        pg = item["facts"]
+        model = memory_model(pg, factor) if ram else None
+        if model is None:
+            missing = "RAM is unknown (no swap facts)" if not ram else "some memory settings are not visible"
+            findings.append(make_finding(
+                "postgres.memory_unknown", "info", f"{_title(item)}: memory use not checked",
+                f"The worst-case memory use of {_title(item)} could not be computed: {missing}.",
+                evidence={"instance": item["label"], **_size("ram", ram)},
+                recommendation="Nothing to do unless the other findings say why the facts are incomplete."))
+            continue
+        share = round(model["total_bytes"] * 100.0 / ram, 1)
+        severity = _model_severity(share, limits)
+        models.append((item, model, share, severity))
+        evidence = {"instance": item["label"], **_size("model", model["total_bytes"]), "model_percent": share,
+                    **_size("ram", ram), "ram_source": ram_source,
+                    **{key: value for key, value in model.items() if key != "total_bytes"},
+                    "warning_percent": limits["postgres_memory_warning_percent"],
+                    "critical_percent": limits["postgres_memory_critical_percent"]}
+        parts = (f"shared_buffers {model['shared_buffers']} + {model['max_connections']} connections x work_mem "
+                 f"{model['work_mem']} x {factor:g} ({model['connections_work_mem']}) + "
+                 f"{model['autovacuum_max_workers']} autovacuum workers x {model['autovacuum_work_mem']}")
+        if severity == "ok":
+            findings.append(make_finding(
+                "postgres.memory_ok", "ok",
+                f"{_title(item)}: worst-case memory {format_size(model['total_bytes'])}, {_pct(share)} of RAM: ok",
+                f"{parts} = {format_size(model['total_bytes'])}, {_pct(share)} of {format_size(ram)} "
+                f"(warning at {_pct(limits['postgres_memory_warning_percent'])}).",
+                evidence=evidence))
+            continue
+        findings.append(_overcommit_finding(item, model, share, severity, ram, parts, evidence, limits))
+    if len(models) > 1:
+        findings.extend(_combined_model(models, ram, ram_source, limits))
+    return findings
+
+
+def _overcommit_finding(item, model, share, severity, ram, parts, evidence, limits):
+    target = _work_mem_fix(model, ram, limits)
+    inspect = sql_command(item["connection"], [
+        "SELECT name, setting, unit, source FROM pg_settings WHERE name IN ('shared_buffers', 'max_connections', "
+        "'work_mem', 'maintenance_work_mem', 'autovacuum_work_mem', 'autovacuum_max_workers');"])
+    command = "# the settings in the model (read-only)\n" + inspect
+    risk = "safe"
+    if target is not None:
+        evidence.update(_size("proposed_work_mem", target))
+        command += ("\n# lower work_mem for new sessions (reload, no restart):\n"
+                    + sql_command(item["connection"], [
+                        f"ALTER SYSTEM SET work_mem = {_quote_literal(pg_size(target))};",
+                        "SELECT pg_reload_conf();"]))
+        risk = "caution"
+        fix_text = (f"Lower work_mem to {pg_size(target)} (the command; reload only), or allow fewer connections "
+                    f"(a pooler such as PgBouncer lets max_connections drop; that change needs a restart).")
+    else:
+        fix_text = ("Allow fewer connections (a pooler such as PgBouncer lets max_connections drop; that needs a "
+                    "restart) or give shared_buffers less; lowering work_mem below 4MB alone would slow queries.")
+    return make_finding(
+        "postgres.memory_overcommit", severity,
+        f"{_title(item)} may use {_pct(share)} of RAM ({format_size(model['total_bytes'])} of {format_size(ram)})",
+        f"{parts} = {format_size(model['total_bytes'])}, {_pct(share)} of {format_size(ram)} RAM "
+        f"(warning at {_pct(limits['postgres_memory_warning_percent'])}, critical at "
+        f"{_pct(limits['postgres_memory_critical_percent'])}). If every connection sorts or hashes at once, "
+        f"the OOM killer can stop PostgreSQL.",
+        evidence=evidence,
+        recommendation=(f"{fix_text} The model is postgresqltuner's worst case; other programs on the machine "
+                        f"need memory too."),
+        risk=risk, command=command)
+
+
+def _combined_model(models, ram, ram_source, limits):
+    total = sum(model["total_bytes"] for _item, model, _share, _severity in models)
+    share = round(total * 100.0 / ram, 1)
+    severity = _model_severity(share, limits)
+    worst_alone = min(SEVERITY_RANK[entry[3]] for entry in models)
+    if severity == "ok" or SEVERITY_RANK[severity] >= worst_alone:
+        return []
+    labels = [item["label"] for item, _model, _share, _severity in models]
+    rows = [{"instance": item["label"], **_size("model", model["total_bytes"]), "model_percent": model_share}
+            for item, model, model_share, _severity in models]
+    return [make_finding(
+        "postgres.memory_overcommit", severity,
+        f"PostgreSQL ({len(models)} instances) may use {_pct(share)} of RAM together "
+        f"({format_size(total)} of {format_size(ram)})",
+        f"{len(models)} PostgreSQL instances ({', '.join(labels)}) share {format_size(ram)} RAM; their worst cases "
+        f"add up to {format_size(total)}, {_pct(share)} "
+        f"(warning at {_pct(limits['postgres_memory_warning_percent'])}).",
+        evidence={"instance": " + ".join(labels), "instances": rows, **_size("model", total), "model_percent": share,
+                  **_size("ram", ram), "ram_source": ram_source,
+                  "warning_percent": limits["postgres_memory_warning_percent"],
+                  "critical_percent": limits["postgres_memory_critical_percent"]},
+        recommendation=("Each instance sizes its memory as if it had the machine to itself. Give each a share: "
+                        "lower shared_buffers, work_mem or max_connections where they are largest, or merge the "
+                        "databases into one server."),
+        risk="safe")]
+
+
+# --------------------------------------------------------------------------------------------- connections
+
+
+@rule("postgres.connections", needs=("postgres",))
+def rule_postgres_connections(facts, limits):
+    """Client connections in use: >= critical% of max_connections -> critical, >= warning% -> warning, else ok."""
+    findings = []
+    for item in _available(facts):
+        connections = _dict(item["facts"].get("connections"))
+        total, maximum = _num(connections.get("total")), _num(connections.get("max"))
+        if total is None or not maximum:
+            continue
+        used = _num(connections.get("in_use_percent"))
+        used = round(total * 100.0 / maximum, 1) if used is None else used
+        by_state = {key: value for key, value in _dict(connections.get("by_state")).items() if value}
+        top = [dict(row) for row in (connections.get("by_database_user") or []) if isinstance(row, Mapping)][:5]
+        evidence = {"instance": item["label"], "in_use": total, "max_connections": maximum, "in_use_percent": used,
+                    "superuser_reserved": _num(connections.get("superuser_reserved")), "by_state": by_state,
+                    "by_database_user": top,
+                    "warning_percent": limits["postgres_connections_warning_percent"],
+                    "critical_percent": limits["postgres_connections_critical_percent"]}
+        if used < limits["postgres_connections_warning_percent"]:
+            findings.append(make_finding(
+                "postgres.connections_ok", "ok",
+                f"{_title(item)}: {total} of {maximum} connections in use ({_pct(used)}): ok",
+                f"{total} client connections of max_connections {maximum} (warning at "
+                f"{_pct(limits['postgres_connections_warning_percent'])}).", evidence=evidence))
+            continue
+        critical = used >= limits["postgres_connections_critical_percent"]
+        threshold = limits["postgres_connections_critical_percent"] if critical \
+            else limits["postgres_connections_warning_percent"]
+        idle_tx = by_state.get("idle_in_transaction", 0) + by_state.get("idle_in_transaction_aborted", 0)
+        who = ", ".join(f"{row.get('user')}@{row.get('database')} {row.get('count')}" for row in top[:3])
+        findings.append(make_finding(
+            "postgres.connections_high", "critical" if critical else "warning",
+            f"{_title(item)}: {total} of {maximum} connections in use ({_pct(used)})",
+            f"{total} client connections of max_connections {maximum} ({_pct(used)}; "
+            f"{'critical' if critical else 'warning'} at {_pct(threshold)}){': ' + who if who else ''}. "
+            f"When none is left, new clients are refused.",
+            evidence=evidence,
+            recommendation=("See who holds them (the query only reads). Lower the applications' pool sizes (Puma "
+                            "threads x workers, Sidekiq concurrency) or put a pooler such as PgBouncer in front; "
+                            + (f"{idle_tx} sessions sit idle in a transaction (idle_in_transaction_session_timeout "
+                               f"ends those); " if idle_tx else "")
+                            + "raising max_connections needs a restart and memory (see postgres.memory_overcommit)."),
+            risk="safe",
+            command=sql_command(item["connection"], [
+                "SELECT datname, usename, application_name, state, count(*) FROM pg_stat_activity "
+                "WHERE backend_type = 'client backend' GROUP BY 1, 2, 3, 4 ORDER BY 5 DESC;"])))
+    return findings
+
+
+# --------------------------------------------------------------------------------------------- restarts
+
+
+@rule("postgres.pending_restart", needs=("postgres",))
+def rule_postgres_pending_restart(facts, limits):
+    """Settings changed in a file that wait for a restart -> warning naming them."""
+    findings = []
+    for item in _available(facts):
+        pg = item["facts"]
+        names = [name for name in pg.get("pending_restart_settings") or [] if isinstance(name, str)]
+        if not names:
+            continue
+        rows = [{"name": name, "running_value": _setting(pg, name).get("pretty_val"),
+                 "context": _setting(pg, name).get("context")} for name in names]
+        quoted = ", ".join(_quote_literal(name) for name in names)
+        check = sql_command(item["connection"], [
+            "SELECT name, setting, sourcefile, sourceline, applied, error FROM pg_file_settings "
+            f"WHERE name IN ({quoted});"])
+        command = ("# the values waiting in the files, and any error in them (an error there stops the restart):\n"
+                   f"{check}\n"
+                   "# in a maintenance window (PostgreSQL is down for a few seconds):\n"
+                   f"{restart_command(item['connection'])}")
+        findings.append(make_finding(
+            "postgres.pending_restart", "warning",
+            f"{_title(item)}: {_plural(len(names), 'setting')} waiting for a restart: {', '.join(names)}",
+            f"{', '.join(names)} of {_title(item)} {'was' if len(names) == 1 else 'were'} changed in a configuration "
+            f"file but the running server still uses the old value"
+            f"{'s' if len(names) > 1 else ''} until it restarts.",
+            evidence={"instance": item["label"], "settings": names, "running_values": rows},
+            recommendation=("Check the new values and the errors column first (the query only reads), then restart "
+                            "PostgreSQL in a maintenance window: clients are disconnected for a few seconds."),
+            risk="caution", command=command))
+    return findings
+
+
+# --------------------------------------------------------------------------------------------- discovery
+
+DEFAULT_POSTGRES_IMAGE_PATTERNS = ("^postgres(ql)?$", "postgis", "timescale", "^pgvector$")
+"""Regular expressions (case-insensitive, searched) for the NAME of a container's image: the last part of the
+repository, without registry, tag or digest (postgres for docker.io/library/postgres:16-alpine, postgis for
+postgis/postgis:16-3.4, timescaledb-ha for timescale/timescaledb-ha:pg16). Matches postgres, bitnami/postgresql,
+supabase/postgres, postgis, timescaledb, pgvector; not postgres-exporter or postgrest."""
+
+CONNECTION_KEYS = ("method", "container", "host", "port", "user", "dbname", "os_user", "socket_dir", "docker_user")
+"""Options of pg_settings_facts kept with an instance to build psql commands (never password or uri)."""
+
+
+def image_name(reference):
+    """docker.io/library/postgres:16-alpine@sha256:... -> postgres; postgis/postgis:16 -> postgis."""
+    text = str(reference or "").split("@", 1)[0]
+    last = text.rsplit("/", 1)[-1]
+    return last.split(":", 1)[0]
+
+
+def postgres_targets(docker, patterns=None, native=True, connections=None):
+    """The pg_settings_facts calls the audit makes: the native one, then one per running container whose image
+    name matches ``patterns`` and that no entry of ``connections`` (audit_postgres_connections) names already.
+    Each item: {label, method[, container]}."""
+    compiled = [re.compile(pattern, re.IGNORECASE)
+                for pattern in (DEFAULT_POSTGRES_IMAGE_PATTERNS if patterns is None else patterns)]
+    given = {entry.get("container") for entry in connections or [] if isinstance(entry, Mapping)}
+    targets = [{"label": NATIVE_LABEL, "method": "local_socket"}] if native else []
+    docker = docker if isinstance(docker, Mapping) else {}
+    if docker.get("available") is not True:
+        return targets
+    tags_by_id = {}
+    for image in docker.get("images") or []:
+        if isinstance(image, Mapping):
+            tags_by_id[image.get("id")] = [tag for tag in image.get("repo_tags") or [] if isinstance(tag, str)]
+    for container in docker.get("containers") or []:
+        if not isinstance(container, Mapping) or container.get("state") != "running":
+            continue
+        name = container.get("name")
+        if not isinstance(name, str) or not name or name in given:
+            continue
+        references = [container.get("image")] + tags_by_id.get(container.get("image_id"), [])
+        names = {image_name(reference) for reference in references if isinstance(reference, str)}
+        if any(pattern.search(candidate) for pattern in compiled for candidate in names):
+            targets.append({"label": f"container {name}", "method": "docker", "container": name})
+    return targets
+
+
+def connection_label(item):
+    """A label for a connection given without one: container x, tcp app@db:5432/app, socket /run/pg:5433."""
+    if item.get("container"):
+        return f"container {item['container']}"
+    if item.get("host"):
+        user = f"{item['user']}@" if item.get("user") else ""
+        database = f"/{item['dbname']}" if item.get("dbname") else ""
+        return f"tcp {user}{item['host']}:{item.get('port') or DEFAULT_PORT}{database}"
+    where = item.get("socket_dir") or "default socket"
+    return f"socket {where}:{item.get('port') or DEFAULT_PORT}"
+
+
+def _uri_connection(uri):
+    """host, port, user, dbname of a postgresql:// URI (never its password); {} when it cannot be parsed."""
+    try:
+        parts = urlsplit(str(uri))
+        port = parts.port
+    except ValueError:
+        return {}
+    values = {"method": "tcp", "host": parts.hostname, "port": port, "user": unquote(parts.username or "") or None,
+              "dbname": unquote(parts.path.lstrip("/")) or None}
+    return {key: value for key, value in values.items() if value not in (None, "")}
+
+
+def postgres_instances_from_results(results):
+    """The facts["postgres"] list from the registered results of pg_settings_facts loops (items made by
+    postgres_targets or taken from audit_postgres_connections): [{label, connection, facts, error}].
+    Skipped items are left out; passwords and URIs are never copied."""
+    instances = []
+    for result in results or []:
+        if not isinstance(result, Mapping) or result.get("skipped"):
+            continue
+        item = result.get("item") if isinstance(result.get("item"), Mapping) else {}
+        connection = {key: item[key] for key in CONNECTION_KEYS if item.get(key) not in (None, "")}
+        if item.get("uri"):
+            connection = {**_uri_connection(item["uri"]), **connection}
+        label = item.get("label") if isinstance(item.get("label"), str) and item.get("label") else None
+        facts = _dict(result.get("ansible_facts")).get("hostcare_postgres")
+        if not isinstance(facts, Mapping):
+            facts = None
+        error = None if facts is not None else str(result.get("msg") or "the module returned no facts")
+        instances.append({"label": label or connection_label(connection), "connection": connection,
+                          "facts": facts, "error": error})
+    return instances

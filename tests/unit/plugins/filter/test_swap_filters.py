@@ -1,0 +1,131 @@
+# Copyright: hostcare.vps contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+import os
+
+import pytest
+import yaml
+from ansible.errors import AnsibleFilterError
+
+from ansible_collections.hostcare.vps.plugins.filter.swap import (
+    ROLE_INPUT_KEYS,
+    FilterModule,
+    swap_input_errors,
+    swap_size,
+)
+from ansible_collections.hostcare.vps.plugins.plugin_utils._swap_sizing import recommend_swap_bytes
+
+MIB = 1024 ** 2
+GIB = 1024 ** 3
+FILTER_DIR = os.path.join(os.path.dirname(__file__), "..", "..", "..", "..", "plugins", "filter")
+ROLE_DIR = os.path.join(os.path.dirname(__file__), "..", "..", "..", "..", "roles", "swap")
+
+
+@pytest.mark.parametrize("size, expected", [
+    ("2G", 2 * GIB),
+    ("2GiB", 2 * GIB),
+    ("512M", 512 * MIB),
+    (1048576, MIB),
+    ("1048576", MIB),
+])
+def test_swap_size_explicit(size, expected):
+    assert swap_size(size) == expected
+    assert swap_size(size, ram_bytes=64 * GIB) == expected  # the RAM only matters for auto
+
+
+@pytest.mark.parametrize("ram", [0, 512 * MIB, 1004 * MIB, 3 * GIB, 6 * GIB, 8332353536, 24 * GIB])
+def test_swap_size_auto_is_the_collection_recommendation(ram):
+    assert swap_size("auto", ram_bytes=ram) == recommend_swap_bytes(ram)
+    assert swap_size(" Auto ", ram_bytes=str(ram)) == recommend_swap_bytes(ram)
+
+
+@pytest.mark.parametrize("ram, disk, expected", [
+    (24 * GIB, 100 * GIB, 8 * GIB),
+    (24 * GIB, 10 * GIB, 2560 * MIB),   # a quarter of 10 GiB, rounded down to 512 MiB
+    (1 * GIB, 1 * GIB, 0),              # no room: the role refuses 0
+    (1 * GIB, "40G", 2 * GIB),
+])
+def test_swap_size_auto_with_disk(ram, disk, expected):
+    assert swap_size("auto", ram_bytes=ram, disk_available_bytes=disk) == expected
+
+
+def test_swap_size_auto_options():
+    assert swap_size("auto", ram_bytes=24 * GIB, max_bytes="4G") == 4 * GIB
+    assert swap_size("auto", ram_bytes=1000 * MIB, round_to_bytes=0) == 2000 * MIB
+    assert swap_size("auto", ram_bytes=24 * GIB, disk_available_bytes=16 * GIB, max_disk_fraction=0.5) == 8 * GIB
+
+
+@pytest.mark.parametrize("size, kwargs, message", [
+    ("2Gb", {}, "hostcare.vps.swap_size: size: '2Gb' is not a valid size"),
+    ("-1", {}, "hostcare.vps.swap_size: size: '-1' is not a valid size"),
+    ("abc", {}, "hostcare.vps.swap_size: size: 'abc' is not a valid size"),
+    ("0", {}, "hostcare.vps.swap_size: size: '0' is too small"),
+    (None, {}, "hostcare.vps.swap_size: size: expected a number of bytes"),
+    ("auto", {}, "hostcare.vps.swap_size: ram_bytes is required"),
+    ("auto", {"ram_bytes": "lots"}, "hostcare.vps.swap_size: ram_bytes: 'lots' is not a valid size"),
+    ("auto", {"ram_bytes": -1}, "hostcare.vps.swap_size: ram_bytes: must not be negative"),
+    ("auto", {"ram_bytes": GIB, "disk_available_bytes": "x"}, "hostcare.vps.swap_size: disk_available_bytes:"),
+    ("auto", {"ram_bytes": GIB, "max_bytes": None}, "hostcare.vps.swap_size: max_bytes is required"),
+    ("auto", {"ram_bytes": GIB, "round_to_bytes": "1Mb"}, "hostcare.vps.swap_size: round_to_bytes:"),
+    ("auto", {"ram_bytes": GIB, "max_disk_fraction": 2}, "hostcare.vps.swap_size: max_disk_fraction: must be"),
+    ("auto", {"ram_bytes": GIB, "max_disk_fraction": 0}, "hostcare.vps.swap_size: max_disk_fraction: must be"),
+    ("auto", {"ram_bytes": GIB, "max_disk_fraction": "0.5"}, "hostcare.vps.swap_size: max_disk_fraction: must be"),
+    ("auto", {"ram_bytes": GIB, "max_disk_fraction": True}, "hostcare.vps.swap_size: max_disk_fraction: must be"),
+])
+def test_swap_size_errors_name_the_bad_argument(size, kwargs, message):
+    with pytest.raises(AnsibleFilterError) as error:
+        swap_size(size, **kwargs)
+    assert str(error.value).startswith(message)
+
+
+def test_swap_input_errors():
+    assert swap_input_errors({"size": "auto", "swappiness": 10}) == []
+    errors = swap_input_errors({"size": "2Gb", "swappiness": 101})
+    assert errors[0].startswith("hostcare_swap_size: '2Gb' is not a valid size")
+    assert errors[1].startswith("hostcare_swap_swappiness: must be between 0 and 100")
+
+
+@pytest.mark.parametrize("inputs, message", [
+    (["size"], "hostcare.vps.swap_input_errors: expected a dict"),
+    ({"sise": "2G", "swapiness": 1}, "hostcare.vps.swap_input_errors: unknown key(s) sise, swapiness"),
+])
+def test_swap_input_errors_refuses_bad_input(inputs, message):
+    with pytest.raises(AnsibleFilterError) as error:
+        swap_input_errors(inputs)
+    assert str(error.value).startswith(message)
+
+
+def test_role_passes_exactly_the_checked_keys():
+    with open(os.path.join(ROLE_DIR, "meta", "argument_specs.yml"), encoding="utf-8") as handle:
+        options = yaml.safe_load(handle)["argument_specs"]["main"]["options"]
+    assert sorted(options) == sorted("hostcare_swap_" + key for key in ROLE_INPUT_KEYS)
+    with open(os.path.join(ROLE_DIR, "defaults", "main.yml"), encoding="utf-8") as handle:
+        defaults = yaml.safe_load(handle)
+    assert sorted(defaults) == sorted(options)
+    for name, spec in options.items():
+        if "default" in spec:
+            assert spec["default"] == defaults[name], name
+        else:  # documented in the description instead (null must stay allowed)
+            assert defaults[name] is None or f"V({defaults[name]})" in " ".join(spec["description"]), name
+    assert swap_input_errors({key[len("hostcare_swap_"):]: value for key, value in defaults.items()}) == []
+
+
+def test_filter_module_exports_documented_filters():
+    filters = FilterModule().filters()
+    assert sorted(filters) == ["swap_input_errors", "swap_size"]
+    for name in filters:
+        with open(os.path.join(FILTER_DIR, f"{name}.yml"), encoding="utf-8") as handle:
+            docs = yaml.safe_load(handle)
+        assert docs["DOCUMENTATION"]["name"] == name
+        assert docs["DOCUMENTATION"]["version_added"] == "0.1.0"
+        assert "_value" in docs["RETURN"]
+        yaml.safe_load(docs["EXAMPLES"])
+
+
+def test_swap_size_documented_defaults_match_the_code():
+    with open(os.path.join(FILTER_DIR, "swap_size.yml"), encoding="utf-8") as handle:
+        options = yaml.safe_load(handle)["DOCUMENTATION"]["options"]
+    defaults = swap_size.__defaults__
+    assert [options[name]["default"] for name in ("max_bytes", "round_to_bytes", "max_disk_fraction")] == list(defaults[2:])

@@ -1,0 +1,164 @@
+# Copyright: hostcare.vps contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+from unittest import mock
+
+import pytest
+import yaml
+
+from ansible.module_utils import basic
+
+from ansible_collections.hostcare.vps.plugins.module_utils import _docker
+from ansible_collections.hostcare.vps.plugins.modules import docker_bloat_facts
+
+try:
+    from ansible.module_utils.testing import patch_module_args
+except ImportError:  # ansible-core < 2.19
+    @contextlib.contextmanager
+    def patch_module_args(args=None):
+        payload = json.dumps({"ANSIBLE_MODULE_ARGS": args or {}}).encode()
+        with mock.patch.object(basic, "_ANSIBLE_ARGS", payload):
+            yield
+
+REPO = os.path.join(os.path.dirname(__file__), "..", "..", "..", "..")
+RECORDED = os.path.join(REPO, "tests", "fixtures", "docker", "api-1.45")
+
+
+def _recorded_inputs():
+    """What read_docker_inputs returned on the recorded Docker 26 daemon."""
+    def load(name):
+        with open(os.path.join(RECORDED, name), encoding="utf-8") as handle:
+            return json.load(handle)
+
+    meta = load("meta.json")
+    return {
+        "version": load("version.json"), "info": load("info.json"), "df": load("system_df.json"),
+        "inspections": load("containers_inspect.json"), "log_usage": load("log_files.json"),
+        "daemon_json": {"text": meta["daemon_json"], "error": None},
+    }
+
+
+def _run_module(capsys, args=None):
+    with patch_module_args(args), pytest.raises(SystemExit) as exit_info:
+        docker_bloat_facts.main()
+    return exit_info.value.code, json.loads(capsys.readouterr().out)
+
+
+@pytest.mark.parametrize("check_mode", [False, True], ids=["normal", "check-mode"])
+def test_main_returns_only_facts(capsys, check_mode):
+    with mock.patch.object(_docker, "read_docker_inputs", return_value=_recorded_inputs()) as read:
+        code, result = _run_module(capsys, {"socket_path": "/run/docker.sock", "timeout": 7, "keep": 1,
+                                            "_ansible_check_mode": check_mode})
+    read.assert_called_once_with("/run/docker.sock", 7.0)
+    assert code == 0
+    assert result["changed"] is False
+    assert set(result) - {"invocation"} == {"changed", "ansible_facts"}
+    facts = result["ansible_facts"]["hostcare_docker"]
+    assert facts["available"] is True and facts["keep"] == 1
+    assert facts["daemon"]["version"] == "26.1.5+dfsg1"
+    assert len(facts["images"]) == 9
+
+
+def test_without_the_images_list(capsys):
+    with mock.patch.object(_docker, "read_docker_inputs", return_value=_recorded_inputs()):
+        _code, result = _run_module(capsys, {"include_images_list": False})
+    facts = result["ansible_facts"]["hostcare_docker"]
+    assert facts["images"] is None and facts["totals"]["images"]["count"] == 9
+
+
+def test_no_docker_is_a_fact_not_a_failure(capsys, tmp_path):
+    code, result = _run_module(capsys, {"socket_path": str(tmp_path / "docker.sock")})
+    facts = result["ansible_facts"]["hostcare_docker"]
+    assert code == 0 and result["changed"] is False
+    assert facts["available"] is False and facts["reason_code"] in ("no_socket", "not_installed")
+    assert str(tmp_path / "docker.sock") in facts["reason"]
+
+
+def test_fail_on_unavailable(capsys, tmp_path):
+    (tmp_path / "docker.sock").write_text("")
+    code, result = _run_module(capsys, {"socket_path": str(tmp_path / "docker.sock"), "fail_on_unavailable": True})
+    assert code == 1 and result["failed"] is True
+    assert result["msg"] == f"Docker is not available: {tmp_path / 'docker.sock'} is not a unix socket"
+    assert result["ansible_facts"]["hostcare_docker"]["reason_code"] == "not_a_socket"
+
+
+@pytest.mark.parametrize("args, message", [
+    ({"keep": -1}, "keep: must be 0 or more, got -1"),
+    ({"timeout": 0}, "timeout: must be a number of seconds greater than 0, got 0.0"),
+    ({"timeout": -3}, "timeout: must be a number of seconds greater than 0, got -3.0"),
+    ({"timeout": "nan"}, "timeout: must be a number of seconds greater than 0, got nan"),
+    ({"timeout": "inf"}, "timeout: must be a number of seconds greater than 0, got inf"),
+    ({"socket_path": "unix:///var/run/docker.sock"},
+     "socket_path: give the socket's path (such as /var/run/docker.sock), not a URL, got 'unix:///var/run/docker.sock'"),
+    ({"socket_path": "tcp://127.0.0.1:2375"}, "socket_path: give the socket's path"),
+    ({"socket_path": "docker.sock"}, "socket_path: must be an absolute path, got 'docker.sock'"),
+    ({"keep": "three"}, "keep"),  # AnsibleModule's own type check names the option
+    ({"timeout": "soon"}, "timeout"),
+    ({"fail_on_unavailable": "maybe"}, "fail_on_unavailable"),
+    ({"docker_host": "unix:///x"}, "docker_host"),
+])
+def test_bad_options_fail_with_a_message_naming_the_option(capsys, args, message):
+    code, result = _run_module(capsys, args)
+    assert code == 1
+    assert result["failed"] is True
+    assert message in result["msg"]
+    assert "Traceback" not in json.dumps(result)
+
+
+def test_unexpected_errors_fail_cleanly(capsys):
+    with mock.patch.object(docker_bloat_facts, "gather_docker_facts", side_effect=RuntimeError("boom")):
+        code, result = _run_module(capsys)
+    assert (code, result["msg"]) == (1, "Could not gather Docker facts: RuntimeError: boom")
+    assert "exception" not in result
+
+
+def test_documented_options_match_the_argument_spec():
+    documentation = yaml.safe_load(docker_bloat_facts.DOCUMENTATION)
+    assert documentation["extends_documentation_fragment"] == ["hostcare.vps._attributes.facts"]
+    documented = documentation["options"]
+    assert set(documented) == set(docker_bloat_facts.ARGUMENT_SPEC)
+    for name, spec in docker_bloat_facts.ARGUMENT_SPEC.items():
+        for key in ("type", "default", "elements", "choices"):
+            assert documented[name].get(key) == spec.get(key), (name, key)
+    yaml.safe_load(docker_bloat_facts.EXAMPLES)
+
+
+def _shape(value):
+    """Nested dict keys of a facts value; the first element stands for a list."""
+    if isinstance(value, dict):
+        return {key: _shape(item) for key, item in value.items()}
+    if isinstance(value, list) and value and isinstance(value[0], dict):
+        return [_shape(value[0])]
+    return None
+
+
+def _documented_shape(contains):
+    return {key: ([_documented_shape(doc["contains"])] if doc["type"] == "list" else _documented_shape(doc["contains"]))
+            if "contains" in doc else None for key, doc in contains.items()}
+
+
+def test_facts_match_docs_facts_md_and_the_return_documentation(capsys):
+    with mock.patch.object(_docker, "read_docker_inputs", return_value=_recorded_inputs()):
+        _code, result = _run_module(capsys)
+    facts = result["ansible_facts"]["hostcare_docker"]
+    # Leaves that are free-form dicts in the docs.
+    for item in facts["images"] + facts["volumes"]:
+        item["labels"] = None
+    facts["daemon"]["log_opts"] = None
+
+    with open(os.path.join(REPO, "docs", "facts.md"), encoding="utf-8") as handle:
+        section = handle.read().split("## `hostcare.vps.docker_bloat_facts`", 1)[1]
+    documented = yaml.safe_load(re.search(r"```yaml\n(.*?)```", section, re.S).group(1))["hostcare_docker"]
+    for item in documented["images"] + documented["volumes"]:
+        item["labels"] = None
+    documented["daemon"]["log_opts"] = None
+    assert _shape(facts) == _shape(documented)
+
+    returned = yaml.safe_load(docker_bloat_facts.RETURN)["ansible_facts"]["contains"]["hostcare_docker"]["contains"]
+    assert _shape(facts) == _documented_shape(returned)

@@ -1,0 +1,73 @@
+# Copyright: hostcare.vps contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+from ansible_collections.hostcare.vps.plugins.plugin_utils._pg_diff import pg_diff
+from ansible_collections.hostcare.vps.plugins.plugin_utils._pg_tune import normalise_inputs, pg_tune
+
+MIB = 1024 ** 2
+
+
+def row(setting, context="user", val_in_bytes=None, pretty_val=None):
+    return {"setting": setting, "unit": None, "val_in_bytes": val_in_bytes, "pretty_val": pretty_val or setting,
+            "context": context}
+
+
+# A stock PostgreSQL 15 on a 16 GB host.
+FACTS = {"available": True, "reason": None, "settings": {
+    "max_connections": row("100", "postmaster"),
+    "shared_buffers": row("16384", "postmaster", 128 * MIB, "128MB"),
+    "effective_cache_size": row("524288", "user", 4096 * MIB, "4GB"),
+    "work_mem": row("20480", "user", 20 * MIB, "20MB"),
+    "checkpoint_completion_target": row("0.9", "sighup"),
+    "random_page_cost": row("4", "user"),
+    "huge_pages": row("try", "postmaster"),
+    "jit": row("on", "user"),
+}}
+
+
+def diff():
+    return pg_diff(FACTS, pg_tune(normalise_inputs({"memory": "16GB", "version": 15})))
+
+
+def by_name():
+    return {entry["name"]: entry for entry in diff()["settings"]}
+
+
+def test_memory_far_below_needs_restart_and_warns():
+    entry = by_name()["shared_buffers"]
+    assert (entry["current"], entry["recommended"], entry["change"], entry["restart"], entry["severity"]) == \
+        ("128MB", "4GB", "raise", True, "warning")
+
+
+def test_reload_only_setting_and_tolerance():
+    entry = by_name()["effective_cache_size"]  # 4GB -> 12GB is 3x; work_mem 20MB vs 20164kB is within 5%
+    assert entry["severity"] == "warning" and not entry["restart"]
+    assert by_name()["work_mem"]["change"] == "none"
+    assert by_name()["work_mem"]["severity"] == "ok"
+
+
+def test_numbers_and_strings():
+    entries = by_name()
+    assert entries["max_connections"]["change"] == "raise" and entries["max_connections"]["severity"] == "warning"  # 100 -> 200: 2x
+    assert entries["checkpoint_completion_target"]["severity"] == "ok"
+    assert entries["random_page_cost"]["change"] == "lower" and entries["random_page_cost"]["severity"] == "warning"
+    assert entries["huge_pages"]["change"] == "none"
+    assert (entries["jit"]["change"], entries["jit"]["severity"]) == ("set", "info")
+
+
+def test_missing_setting_is_unavailable():
+    entry = by_name()["wal_buffers"]
+    assert (entry["current"], entry["change"], entry["restart"]) == (None, "unavailable", False)
+
+
+def test_summary():
+    result = diff()
+    assert result["restart_needed"] is True
+    assert result["changes"] == sum(1 for entry in result["settings"] if entry["change"] in ("raise", "lower", "set"))
+
+
+def test_unavailable_facts():
+    result = pg_diff({"available": False, "reason": "auth_failed"}, pg_tune(normalise_inputs({"memory": "1GB"})))
+    assert result == {"available": False, "reason": "auth_failed", "settings": [], "changes": 0, "restart_needed": False}
