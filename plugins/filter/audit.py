@@ -34,7 +34,9 @@ from ansible_collections.hostcare.vps.plugins.plugin_utils._report import (
     render_markdown,
 )
 
-_FACTS_KEYS = tuple(FACT_SOURCES) + ("errors",)
+# Besides the fact sources: the apps the user describes in audit_apps, and the host's CPU count they are sized for.
+_CONTEXT_KEYS = ("apps", "cpu_count")
+_FACTS_KEYS = tuple(FACT_SOURCES) + ("errors",) + _CONTEXT_KEYS
 _INSTANCE_KEYS = ("label", "facts", "error", "connection")
 
 
@@ -54,6 +56,12 @@ def _check_facts(name, facts):
     unknown = [str(key) for key in facts if key not in _FACTS_KEYS]
     if unknown:
         _fail(name, f"unknown key(s) {', '.join(sorted(unknown))}; allowed: {', '.join(_FACTS_KEYS)}")
+    apps = facts.get("apps")
+    if apps is not None and not (isinstance(apps, (list, tuple)) and all(isinstance(app, Mapping) for app in apps)):
+        _fail(name, f"apps must be the list of audit_apps entries (dicts), got {apps!r}")
+    cpu_count = facts.get("cpu_count")
+    if cpu_count is not None and (isinstance(cpu_count, bool) or not isinstance(cpu_count, int) or cpu_count < 1):
+        _fail(name, f"cpu_count must be a whole number of CPUs (1 or more), got {cpu_count!r}")
     for source in FACT_SOURCES:
         value = facts.get(source)
         if source in LIST_SOURCES:

@@ -39,8 +39,8 @@ from ansible_collections.hostcare.vps.plugins.module_utils._units import (
 from ansible_collections.hostcare.vps.plugins.plugin_utils._swap_sizing import (
     GIB,
     MIB,
-    SWAP_MAX_DISK_FRACTION,
-    SWAP_ROUND_BYTES,
+    SWAP_DISK_MAX_USE_PERCENT,
+    fit_swap_to_disk,
     recommend_swap_bytes,
 )
 
@@ -510,31 +510,57 @@ def swapfile_command(path, size_bytes, fstype=None):
             f"  echo '{path} none swap sw,nofail 0 0' | sudo tee -a /etc/fstab")
 
 
+def _swap_filesystem(facts, path):
+    """The filesystem that will hold the swap file ``path`` (the longest mount containing it), or None."""
+    filesystems = {item["mount"]: item for item in _filesystems(facts)}
+    mount = _mount_of(path, filesystems)
+    return filesystems.get(mount) if mount else None
+
+
 def _swap_plan(facts, path, size_bytes):
-    """(command, extra recommendation text, evidence additions) for creating a swap file of ``size_bytes``."""
-    root = _root_filesystem(facts)
-    fstype = root.get("fstype") if root else None
-    available = _num(root.get("available_bytes")) if root else None
+    """(command, extra recommendation text, evidence additions, fit) for creating a swap file of ``size_bytes``
+    on the filesystem holding ``path``; fit is fit_swap_to_disk's answer (None without disk facts)."""
+    filesystem = _swap_filesystem(facts, path)
+    fstype = filesystem.get("fstype") if filesystem else None
+    mount = filesystem.get("mount") if filesystem else "/"
+    available = _num(filesystem.get("available_bytes")) if filesystem else None
     evidence = {}
     notes = []
+    fit = None
     if available is not None:
         evidence.update(_size("root_available", available))
-        if available < size_bytes + SWAP_DISK_HEADROOM_BYTES:
-            room = int(available * SWAP_MAX_DISK_FRACTION) // SWAP_ROUND_BYTES * SWAP_ROUND_BYTES
-            smaller = min(size_bytes, room)
+        fit = fit_swap_to_disk(size_bytes, available, used_bytes=_num(filesystem.get("used_bytes")),
+                               use_percent=_num(filesystem.get("use_percent")), mount=mount,
+                               max_use_percent=SWAP_DISK_MAX_USE_PERCENT)
+        evidence.update({"swap_filesystem": mount, **_size("swap_fits", fit["bytes"]),
+                         "disk_max_use_percent": fit["max_use_percent"], "swap_fit_reason": fit["reason"]})
+        if fit["limited_by"]:
+            smaller = fit["bytes"]
             if smaller < 512 * MIB:
-                return None, (f" / has only {format_size(available)} free: free disk space first (see the disk "
-                              f"findings) or use zram (compressed swap in RAM) instead of a swap file."), evidence
-            notes.append(f" / has only {format_size(available)} free, so the command makes a smaller file "
-                         f"({format_size(smaller)}, at most a quarter of the free space); free disk space to "
-                         f"add the rest later.")
+                return None, (f" {fit['reason']}: free disk space first (see the disk findings) or use zram "
+                              f"(compressed swap in RAM) instead of a swap file."), evidence, fit
+            if fit["limited_by"] == "free_share":
+                notes.append(f" {mount} has only {format_size(available)} free, so the command makes a smaller file "
+                             f"({format_size(smaller)}, at most a quarter of the free space); free disk space to "
+                             f"add the rest later.")
+            else:
+                notes.append(f" The command makes a smaller file ({format_size(smaller)}): {fit['reason']}. Free "
+                             f"disk space to add the rest later.")
             size_bytes = smaller
     if fstype == "zfs":
-        return None, " / is ZFS, where swap files do not work: use zram (or a dedicated zvol/partition).", evidence
+        return (None, f" {mount} is ZFS, where swap files do not work: use zram (or a dedicated zvol/partition).",
+                evidence, fit)
     if fstype == "btrfs":
-        notes.append(" / is btrfs: the command uses `btrfs filesystem mkswapfile` (a swap file there must be "
+        notes.append(f" {mount} is btrfs: the command uses `btrfs filesystem mkswapfile` (a swap file there must be "
                      "NOCOW).")
-    return swapfile_command(path, size_bytes, fstype), "".join(notes), evidence
+    return swapfile_command(path, size_bytes, fstype), "".join(notes), evidence, fit
+
+
+def _fit_text(fit):
+    """A sentence for the summary when the disk does not take the whole recommendation."""
+    if not fit or not fit["limited_by"]:
+        return ""
+    return f" On disk: {fit['reason']}."
 
 
 @rule("swap.size", needs=("swap",))
@@ -558,14 +584,18 @@ def rule_swap_size(facts, limits):
                  and not any(path.endswith("/" + dev["name"]) for path in active_zram)]
     if total <= 0:
         path = _free_swapfile_path(swap)
-        command, extra, more = _swap_plan(facts, path, recommended)
+        command, extra, more, fit = _swap_plan(facts, path, recommended)
         evidence.update(more)
-        zram_text = ""
+        zram_text = _fit_text(fit)
         if zram_idle:
             evidence["zram_devices_not_swapped_on"] = zram_idle
-            zram_text = f" zram device(s) {', '.join(zram_idle)} exist but are not used as swap."
-        recommendation = (f"Add {format_size(recommended)} of swap so a memory spike slows the server down "
-                          f"instead of the OOM killer stopping PostgreSQL or an app worker.{extra}")
+            zram_text += f" zram device(s) {', '.join(zram_idle)} exist but are not used as swap."
+        why = "so a memory spike slows the server down instead of the OOM killer stopping PostgreSQL or an app worker"
+        if fit and fit["limited_by"] and command is None:
+            recommendation = f"{format_size(recommended)} of swap is recommended {why}, but{extra}"
+        else:
+            amount = format_size(fit["bytes"] if fit and fit["limited_by"] else recommended)
+            recommendation = f"Add {amount} of swap {why}.{extra}"
         evidence, recommendation = _with_container_note(facts, evidence, recommendation)
         return [make_finding(
             "swap.none", "critical", f"No swap on a host with {format_size(ram)} RAM",
@@ -575,7 +605,7 @@ def rule_swap_size(facts, limits):
     if total < low_limit:
         missing = recommended - total
         path = _free_swapfile_path(swap)
-        command, extra, more = _swap_plan(facts, path, missing)
+        command, extra, more, fit = _swap_plan(facts, path, missing)
         evidence.update(more)
         recommendation = (f"Add a second swap file of {format_size(missing)} ({path}); this keeps the existing "
                           f"swap, so nothing is swapped off (swapoff under memory pressure can trigger the OOM "
@@ -585,7 +615,7 @@ def rule_swap_size(facts, limits):
             "swap.small", "warning",
             f"Swap too small: {format_size(total)} for {format_size(ram)} RAM",
             f"{format_size(total)} of swap for {format_size(ram)} RAM is less than half of the recommended "
-            f"{format_size(recommended)}.",
+            f"{format_size(recommended)}.{_fit_text(fit)}",
             evidence=evidence, recommendation=recommendation, risk="caution", role=ROLE_SWAP, command=command)]
     evidence = _with_container_note(facts, evidence, "")[0]
     return [make_finding(

@@ -24,6 +24,18 @@ from collections.abc import Mapping
 from urllib.parse import unquote, urlsplit
 
 from ansible_collections.hostcare.vps.plugins.module_utils._units import format_size
+from ansible_collections.hostcare.vps.plugins.plugin_utils._pg_diff import pg_diff
+from ansible_collections.hostcare.vps.plugins.plugin_utils._puma_pool import NUMBER_INPUTS as PUMA_INPUTS
+from ansible_collections.hostcare.vps.plugins.plugin_utils._puma_pool import PumaPoolError
+from ansible_collections.hostcare.vps.plugins.plugin_utils._puma_pool import normalise_inputs as normalise_puma
+from ansible_collections.hostcare.vps.plugins.plugin_utils._puma_pool import puma_pool
+from ansible_collections.hostcare.vps.plugins.plugin_utils._pg_tune import (
+    MIN_CONNECTIONS,
+    VERSIONS,
+    PgTuneError,
+    normalise_inputs,
+    pg_tune,
+)
 from ansible_collections.hostcare.vps.plugins.plugin_utils._audit import (
     GIB,
     MIB,
@@ -190,18 +202,50 @@ def _whole_mb(num_bytes):
     return int(num_bytes) // MIB * MIB
 
 
-def recommend_memory_settings(ram_bytes):
-    """Interim values for the memory settings of a PostgreSQL with ``ram_bytes`` of RAM to itself.
+def _tune_version(pg):
+    """PostgreSQL major of the facts, within PGTune's range (10-18), or None (PGTune's default)."""
+    major = _num(_dict(pg.get("version")).get("major")) if isinstance(pg, Mapping) else None
+    if major is None:
+        return None
+    return min(max(int(major), VERSIONS[0]), VERSIONS[-1])
 
-    shared_buffers 25 % of RAM, effective_cache_size 75 %, maintenance_work_mem RAM/16 capped at 2 GB, each
-    rounded down to whole MB (PGTune's basic rules). This is the only place these rules live: the PGTune
-    recommendation engine of a later release replaces this function.
-    """
-    return {
-        "shared_buffers": _whole_mb(ram_bytes // 4),
-        "effective_cache_size": _whole_mb(ram_bytes * 3 // 4),
-        "maintenance_work_mem": min(_whole_mb(ram_bytes // 16), MAINTENANCE_WORK_MEM_CAP),
-    }
+
+def recommend_settings(pg, ram_bytes, ram_source="MemTotal", instances=1):
+    """hostcare.vps.pg_tune's recommendation for one instance of ``instances`` sharing ``ram_bytes`` (the machine's
+    RAM, already capped by a container limit): {tune, diff, budget}, or None when the budget is below PGTune's
+    512MB. The instance's own max_connections and version are kept; the workload is PGTune's default (web)."""
+    inputs = {"memory": int(ram_bytes), "version": _tune_version(pg)}
+    connections = _int_setting(pg, "max_connections") if isinstance(pg, Mapping) else None
+    if connections is not None and connections >= MIN_CONNECTIONS:
+        inputs["max_connections"] = connections
+    if instances > 1:
+        inputs["memory_share"] = 1.0 / instances
+    try:
+        tune = pg_tune(normalise_inputs(inputs))
+    except PgTuneError:
+        return None
+    ram_text = "the container memory limit" if ram_source == "container memory limit" else "RAM"
+    budget = dict(tune.get("budget") or {})
+    if not budget:
+        budget = {"bytes": int(ram_bytes), "source": "memory_limit" if ram_source == "container memory limit"
+                  else "total", "reason": f"all of the {ram_text} ({format_size(ram_bytes)})"}
+    else:
+        budget["reason"] = f"{format_size(ram_bytes)} of {ram_text} divided among {instances} PostgreSQL instances"
+    diff = None
+    if isinstance(pg, Mapping) and pg.get("available") and isinstance(pg.get("settings") or {}, Mapping):
+        diff = pg_diff(pg, tune)
+    return {"tune": tune, "diff": diff, "budget": budget}
+
+
+def recommended_settings(diff):
+    """{name: {current, recommended, restart, change}} from a pg_diff result (settings the server has)."""
+    result = {}
+    for entry in (diff or {}).get("settings") or []:
+        if entry.get("change") == "unavailable":
+            continue
+        result[entry["name"]] = {"current": entry.get("current"), "recommended": entry.get("recommended"),
+                                 "restart": bool(entry.get("restart")), "change": entry.get("change")}
+    return result
 
 
 # --------------------------------------------------------------------------------------------- commands
@@ -294,12 +338,20 @@ def rule_postgres_memory_defaults(facts, limits):
         return []  # postgres.memory_unknown says it once per instance
     instances = _available(facts)
     share = ram // max(1, len(instances))
-    recommended = recommend_memory_settings(share)
     minimum = limits["postgres_defaults_min_ram_bytes"]
     findings = []
     for item in instances:
         pg = item["facts"]
         base = {"instance": item["label"], **_size("ram", ram), "ram_source": ram_source}
+        plan = recommend_settings(pg, ram, ram_source, len(instances)) if ram >= minimum else None
+        if plan is not None:
+            base.update({"budget": plan["budget"], "recommended_settings": recommended_settings(plan["diff"])})
+            model = (plan["diff"] or {}).get("memory_model")
+            if model:
+                base["memory_model"] = {
+                    label: None if not model.get(label) else {
+                        key: model[label][key] for key in ("total_bytes", "percent_of_budget", "verdict")}
+                    for label in ("current", "recommended")}
         if len(instances) > 1:
             base.update({**_size("ram_share", share), "instances_sharing_ram": len(instances)})
         if ram < minimum:
@@ -309,17 +361,20 @@ def rule_postgres_memory_defaults(facts, limits):
                 f"Below {format_size(minimum)} of RAM PostgreSQL's default memory settings are reasonable.",
                 evidence={**base, **_size("min_ram", minimum)}))
             continue
+        if plan is None:
+            continue  # a budget below PGTune's 512MB (many instances on a small machine): nothing to size
+        values, strings = plan["tune"]["values"], plan["tune"]["settings"]
         at_default = []
         for name, default in POSTGRES_DEFAULTS.items():
             entry = _setting(pg, name)
             value = _num(entry.get("val_in_bytes"))
             if value is None:
                 continue
-            if value not in (default, _boot_bytes(entry)) or _close(recommended[name], value):
+            if value not in (default, _boot_bytes(entry)) or _close(values[name], value):
                 continue
             at_default.append({"name": name, "current": entry.get("pretty_val") or pg_size(value),
-                               "current_bytes": value, "recommended": pg_size(recommended[name]),
-                               "recommended_bytes": recommended[name], "source": entry.get("source"),
+                               "current_bytes": value, "recommended": strings[name],
+                               "recommended_bytes": values[name], "source": entry.get("source"),
                                "context": entry.get("context")})
         if not at_default:
             findings.append(make_finding(
@@ -344,9 +399,13 @@ def rule_postgres_memory_defaults(facts, limits):
                              f"server's command line (a container's `-c ...` arguments): change it there, "
                              f"ALTER SYSTEM does not override the command line.")
         sharing = ""
-        if len(instances) > 1:
-            sharing = (f" {len(instances)} PostgreSQL instances share this machine, so each is sized for "
-                       f"{format_size(share)}.")
+        others = {name: row for name, row in base["recommended_settings"].items()
+                  if row["change"] not in ("none",) and name not in names}
+        if others:
+            sharing += (" PGTune also recommends " + ", ".join(
+                f"{name} {row['recommended']} (now {row['current']}{', restart' if row['restart'] else ''})"
+                for name, row in list(others.items())[:6]) + (", ..." if len(others) > 6 else "")
+                + " (evidence recommended_settings; review before applying).")
         listed = ", ".join(f"{row['name']} {row['current']} (recommended {row['recommended']})" for row in at_default)
         findings.append(make_finding(
             "postgres.memory_defaults", "warning",
@@ -354,8 +413,9 @@ def rule_postgres_memory_defaults(facts, limits):
             f"on {format_size(ram)} RAM",
             f"{_title(item)} runs with PostgreSQL's defaults on a machine with {format_size(ram)} of RAM: {listed}.",
             evidence={**base, "settings": at_default, "names": names},
-            recommendation=(f"Size them for the machine: shared_buffers 25% of RAM, effective_cache_size 75%, "
-                            f"maintenance_work_mem RAM/16 (at most 2GB).{sharing} ALTER SYSTEM needs a superuser."
+            recommendation=(f"Size them with PGTune's formulas for a budget of "
+                            f"{format_size(plan['budget']['bytes'])}: {plan['budget']['reason']}.{sharing} "
+                            f"ALTER SYSTEM needs a superuser."
                             f"{restart_text} Leave room for the applications on the same machine: check "
                             f"postgres.memory_overcommit after the change."),
             risk="caution", command=command))
@@ -693,3 +753,117 @@ def postgres_instances_from_results(results):
         instances.append({"label": label or connection_label(connection), "connection": connection,
                           "facts": facts, "error": error})
     return instances
+
+
+# --------------------------------------------------------------------------------------------- apps
+
+APP_CURRENT_KEYS = ("workers", "threads", "db_pool", "db_pool_sidekiq", "sidekiq_concurrency")
+"""Keys of an audit_apps entry that describe the app as it runs (puma_pool's ``current``)."""
+
+PUMA_DEFAULT_OTHER_CLIENTS = PUMA_INPUTS["other_db_clients"][0]
+APP_OWN_KEYS = ("name", "postgres")
+"""name: shown in the finding; postgres: the label of the PostgreSQL instance it uses (native, container x)."""
+
+
+def _app_inputs(app, ram_bytes, cpu_count, pg_max_connections, other_clients):
+    inputs = {key: value for key, value in app.items()
+              if key not in APP_CURRENT_KEYS + APP_OWN_KEYS and value is not None}
+    inputs.setdefault("ram_mb", ram_bytes / MIB)
+    if cpu_count is not None:
+        inputs.setdefault("cpu_count", cpu_count)
+    if pg_max_connections is not None:
+        inputs.setdefault("pg_max_connections", pg_max_connections)
+    inputs["other_db_clients"] = inputs.get("other_db_clients", PUMA_DEFAULT_OTHER_CLIENTS) + other_clients
+    if app.get("sidekiq_concurrency") is not None:
+        inputs.setdefault("sidekiq_concurrency", app["sidekiq_concurrency"])
+    current = {key: app[key] for key in APP_CURRENT_KEYS if app.get(key) is not None}
+    if current:
+        inputs["current"] = current
+    return inputs
+
+
+def _app_postgres(app, facts):
+    """(max_connections, where it came from) for the PostgreSQL the app uses."""
+    if app.get("pg_max_connections") is not None:
+        return app["pg_max_connections"], "audit_apps"
+    instances = _available(facts) if isinstance(facts.get("postgres"), (list, tuple)) else []
+    if app.get("postgres"):
+        instances = [item for item in instances if item["label"] == app["postgres"]]
+    if len(instances) == 1:
+        value = _int_setting(instances[0]["facts"], "max_connections")
+        if value is not None:
+            return value, f"PostgreSQL ({instances[0]['label']})"
+    return None, "puma_pool's default (100): name the instance with postgres: or give pg_max_connections"
+
+
+@rule("apps.pool", needs=("swap",))
+def rule_apps_pool(facts, limits):
+    """The apps of the inventory variable audit_apps (facts["apps"]): Puma workers/threads, DB pools and Sidekiq
+    checked by hostcare.vps.puma_pool against PostgreSQL's connections, each app counting the others' pools."""
+    apps = facts.get("apps")
+    if not isinstance(apps, (list, tuple)) or not apps:
+        return []
+    ram, _source = machine_ram(facts)
+    cpu_count = _num(facts.get("cpu_count"))
+    entries = [app for app in apps if isinstance(app, Mapping)]
+    findings = []
+    plans = []
+    # First pass: each app alone, for its pool ceiling; the second counts the other apps' ceilings as clients.
+    for index, app in enumerate(entries):
+        name = str(app.get("name") or f"app #{index + 1}")
+        max_connections, pg_source = _app_postgres(app, facts)
+        plan, error = None, None
+        if ram is None:
+            error = "RAM is unknown (no swap facts)"
+        else:
+            try:
+                plan = puma_pool(normalise_puma(_app_inputs(app, ram, cpu_count, max_connections, 0)))
+            except PumaPoolError as exc:
+                error = str(exc)
+        plans.append((name, app, max_connections, pg_source, plan, error))
+    ceilings = [(plan["audit"] or {}).get("connections", plan["connections"])["ceiling"] if plan else 0
+                for _name, _app, _max, _source, plan, _error in plans]
+    for index, (name, app, max_connections, pg_source, plan, error) in enumerate(plans):
+        others = sum(ceilings) - ceilings[index]
+        if plan is not None:
+            plan = puma_pool(normalise_puma(_app_inputs(app, ram, cpu_count, max_connections, others)))
+        if plan is None:
+            findings.append(make_finding(
+                "apps.pool", "info", f"App {name}: pool sizes not checked",
+                f"The Puma / DB pool / Sidekiq check of {name} (audit_apps) could not run: {error}.",
+                evidence={"app": name, "error": error},
+                recommendation=("Fix the audit_apps entry (docs/audit.md lists its keys); cpu_count is needed "
+                                "per app when the audit cannot read it.")))
+            continue
+        audit = plan["audit"] or {}
+        errors = list(audit.get("errors") or [])
+        warnings = list(audit.get("warnings") or [])
+        connections = audit.get("connections") or plan["connections"]
+        recommended = {key: plan[key] for key in ("mode", "web_concurrency", "rails_max_threads", "db_pool_web",
+                                                  "db_pool_sidekiq", "sidekiq_concurrency")}
+        evidence = {"app": name, "current": {key: app[key] for key in APP_CURRENT_KEYS if app.get(key) is not None},
+                    "recommended": recommended, "connections": connections,
+                    "recommended_connections": plan["connections"], "pg_max_connections": max_connections,
+                    "pg_max_connections_source": pg_source, "other_apps_ceiling": others,
+                    "errors": errors, "warnings": warnings, "plan_errors": plan["errors"],
+                    "plan_warnings": plan["warnings"]}
+        advice = (f"Recommended for {name}: WEB_CONCURRENCY={recommended['web_concurrency']}, "
+                  f"RAILS_MAX_THREADS={recommended['rails_max_threads']}, DB_POOL={recommended['db_pool_web']} for "
+                  f"Puma; Sidekiq concurrency {recommended['sidekiq_concurrency']} with DB_POOL="
+                  f"{recommended['db_pool_sidekiq']}. The pools are per process: DB_POOL is never a cluster total.")
+        if not errors and not warnings:
+            findings.append(make_finding(
+                "apps.pool_ok", "ok", f"App {name}: pools fit PostgreSQL's connections",
+                f"{name}: at most {connections['total']} connections of {connections['pg_usable']} usable "
+                f"(headroom {connections['headroom']}).", evidence=evidence, recommendation=advice))
+            continue
+        severity = "critical" if errors else "warning"
+        problems = errors + warnings
+        findings.append(make_finding(
+            "apps.pool", severity,
+            f"App {name}: {problems[0]}" if len(problems) == 1 else f"App {name}: {len(problems)} pool problems",
+            f"{name} (audit_apps): " + "; ".join(problems) + f". Pools allow {connections['total']} connections, "
+            f"{connections['pg_usable']} usable on PostgreSQL (max_connections {max_connections or 100}, "
+            f"{pg_source}).",
+            evidence=evidence, recommendation=advice, risk="caution"))
+    return findings

@@ -12,6 +12,13 @@ Pure functions, standard library only.
 from __future__ import annotations
 
 from ansible_collections.hostcare.vps.plugins.module_utils._units import SizeError, parse_size
+from ansible_collections.hostcare.vps.plugins.plugin_utils._pg_budget import (
+    BUDGET_KEYS,
+    PgBudgetError,
+    compute_budget,
+    has_budget_keys,
+    normalise_budget,
+)
 
 KIB = 1024
 MIB_IN_KB = 1024
@@ -104,9 +111,9 @@ def _version(inputs):
 
 def normalise_inputs(inputs):
     """Check and complete the input dict of pg_tune. Raise PgTuneError naming the bad key."""
-    unknown = sorted(str(key) for key in inputs if key not in INPUT_KEYS)
+    unknown = sorted(str(key) for key in inputs if key not in INPUT_KEYS + BUDGET_KEYS)
     if unknown:
-        raise PgTuneError(f"unknown key(s) {', '.join(unknown)}; allowed: {', '.join(INPUT_KEYS)}")
+        raise PgTuneError(f"unknown key(s) {', '.join(unknown)}; allowed: {', '.join(INPUT_KEYS + BUDGET_KEYS)}")
     if inputs.get("memory") is None:
         raise PgTuneError("memory: required, e.g. 16GB or a number of bytes")
     try:
@@ -115,7 +122,7 @@ def normalise_inputs(inputs):
         raise PgTuneError(str(error)) from None
     if memory < MIN_MEMORY_BYTES:
         raise PgTuneError(f"memory: at least 512MB ({MIN_MEMORY_BYTES} bytes) as in PGTune, got {inputs['memory']!r}")
-    return {
+    result = {
         "memory": memory,
         "cpus": _optional_int(inputs, "cpus", 1),
         "max_connections": _optional_int(inputs, "max_connections", MIN_CONNECTIONS),
@@ -125,6 +132,15 @@ def normalise_inputs(inputs):
         "os_type": _choice(inputs, "os_type", OS_TYPES),
         "data_size": _choice(inputs, "data_size", DATA_SIZES),
     }
+    if has_budget_keys(inputs):
+        # A shared host: PGTune's formulas run on the budget (see _pg_budget.py), not on the RAM.
+        try:
+            budget_inputs = normalise_budget(inputs)
+            result.update(budget_inputs)
+            result["budget"] = compute_budget(memory, budget_inputs, MIN_MEMORY_BYTES)
+        except PgBudgetError as error:
+            raise PgTuneError(str(error)) from None
+    return result
 
 
 def _maintenance_work_mem(total_kb, workload, windows_limited):
@@ -208,9 +224,11 @@ def _warnings(total_kb, inputs):
 def pg_tune(inputs):
     """PGTune's settings for the normalised ``inputs`` (see normalise_inputs).
 
-    Returns {settings: {name: PGTune's string}, values: {name: bytes or number}, warnings: [...], inputs}.
+    Returns {settings: {name: PGTune's string}, values: {name: bytes or number}, warnings: [...], inputs}, plus
+    ``budget`` {bytes, source, reason} when ``inputs`` has one (a shared host): the formulas then run on it.
     """
-    total_kb = inputs["memory"] // KIB
+    budget = inputs.get("budget")
+    total_kb = (budget["bytes"] if budget else inputs["memory"]) // KIB
     workload, version, os_type, cpus = inputs["workload"], inputs["version"], inputs["os_type"], inputs["cpus"]
     windows_limited = os_type == "windows" and version <= 17
     connections = inputs["max_connections"] or DEFAULT_CONNECTIONS[workload]
@@ -249,9 +267,12 @@ def pg_tune(inputs):
         values.update({"wal_level": "minimal", "max_wal_senders": 0})
     values = {name: value for name, value in values.items() if value is not None}
     settings = {name: format_pg_kb(value) if name in MEMORY_SETTINGS else str(value) for name, value in values.items()}
-    return {
+    result = {
         "settings": settings,
         "values": {name: value * KIB if name in MEMORY_SETTINGS else value for name, value in values.items()},
         "warnings": _warnings(total_kb, inputs),
-        "inputs": dict(inputs),
+        "inputs": {key: value for key, value in inputs.items() if key != "budget"},
     }
+    if budget:
+        result["budget"] = dict(budget)
+    return result

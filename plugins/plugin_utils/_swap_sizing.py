@@ -88,3 +88,71 @@ def recommend_swap_bytes(ram_bytes, max_bytes=SWAP_MAX_BYTES, round_to_bytes=SWA
         room = _round_down(int(available * max_disk_fraction), step)
         wanted = min(wanted, room)
     return wanted
+
+
+SWAP_DISK_MAX_USE_PERCENT = 90.0
+"""A swap file must not take its filesystem above this use (df's Use%)."""
+
+SWAP_DISK_HEADROOM_BYTES = 1 * GIB
+"""Below ``wanted + this`` of free space, the quarter-of-the-free-space cap applies too."""
+
+
+def _fmt(num_bytes):
+    """Binary size with one decimal, as _units.format_size prints it (plugin_utils stay import-light here)."""
+    value = float(num_bytes)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if abs(value) < 1024 or unit == "GiB":
+            return f"{int(value)} B" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{value:.1f} GiB"  # pragma: no cover
+
+
+def fit_swap_to_disk(wanted_bytes, available_bytes, used_bytes=None, use_percent=None, mount="/",
+                     max_use_percent=SWAP_DISK_MAX_USE_PERCENT, max_disk_fraction=SWAP_MAX_DISK_FRACTION,
+                     round_to_bytes=SWAP_ROUND_BYTES, headroom_bytes=SWAP_DISK_HEADROOM_BYTES):
+    """How much of ``wanted_bytes`` of swap file fits on the filesystem ``mount``, and why.
+
+    The file must leave the filesystem at most ``max_use_percent`` used (df's Use% = used / (used + available));
+    ``used_bytes`` or else ``use_percent`` gives the used part (neither: this limit is not checked). When the free
+    space is short (below wanted + ``headroom_bytes``), the file also takes at most ``max_disk_fraction`` of it.
+    The result is rounded down to ``round_to_bytes``. Returns {bytes, wanted_bytes, room_bytes, limited_by
+    (None|use_limit|free_share), max_use_percent, reason} where bytes is 0 when nothing fits.
+    """
+    wanted = _check_bytes(wanted_bytes, "wanted_bytes")
+    available = _check_bytes(available_bytes, "available_bytes")
+    step = _check_bytes(round_to_bytes, "round_to_bytes")
+    if not 0 < max_use_percent <= 100:
+        raise ValueError(f"max_use_percent must be in (0, 100], got {max_use_percent!r}")
+    if not 0 < max_disk_fraction <= 1:
+        raise ValueError(f"max_disk_fraction must be in (0, 1], got {max_disk_fraction!r}")
+    used = None
+    if used_bytes is not None:
+        used = _check_bytes(used_bytes, "used_bytes")
+    elif use_percent is not None and 0 <= use_percent < 100:
+        used = int(available * use_percent / (100.0 - use_percent))
+    rooms = []
+    if used is not None:
+        rooms.append((max(0, int((used + available) * max_use_percent / 100.0) - used), "use_limit"))
+    if available < wanted + headroom_bytes:
+        rooms.append((int(available * max_disk_fraction), "free_share"))
+    rooms.append((available, "free_share"))
+    room, binding = min(rooms, key=lambda pair: pair[0])
+    room = _round_down(room, step)
+    result = {"wanted_bytes": wanted, "room_bytes": room, "max_use_percent": max_use_percent,
+              "limited_by": None, "bytes": wanted}
+    if room >= wanted:
+        result["reason"] = (f"{_fmt(wanted)} fits on {mount} ({_fmt(available)} free) and leaves it under "
+                            f"{max_use_percent:g}% use")
+        return result
+    result.update({"bytes": room, "limited_by": binding})
+    now = f"{mount} has {_fmt(available)} free" + (
+        f" and is {used * 100.0 / (used + available):.1f}% used" if used is not None and used + available else "")
+    if binding == "use_limit":
+        why = f"a bigger file would take {mount} above {max_use_percent:g}% use"
+    else:
+        why = f"a swap file takes at most {max_disk_fraction:g} of the free space, so the disk does not fill up"
+    if room <= 0:
+        result["reason"] = f"no swap file fits: {now}; {why}"
+    else:
+        result["reason"] = f"only {_fmt(room)} of the {_fmt(wanted)} fits: {now}; {why}"
+    return result

@@ -247,3 +247,29 @@ def test_documented_default_image_patterns_are_the_code_s():
     assert doc["DOCUMENTATION"]["options"]["patterns"]["default"] == list(DEFAULT_POSTGRES_IMAGE_PATTERNS)
     with open(os.path.join(HERE, "..", "..", "..", "..", "docs", "audit.md"), encoding="utf-8") as handle:
         assert json.dumps(list(DEFAULT_POSTGRES_IMAGE_PATTERNS)) in handle.read()
+
+
+# --------------------------------------------------------------------------------------------- audit_apps
+
+
+def test_audit_findings_checks_the_apps_of_audit_apps_against_postgres():
+    data = facts()
+    data["postgres"] = [{"label": "native", "facts": load("postgres_pg15_superuser_socket")}]
+    data["apps"] = [{"name": "shop", "workers": 4, "threads": 8, "db_pool": 52}]
+    data["cpu_count"] = 4
+    pools = [item for item in audit_findings(data) if item["id"].startswith("apps.pool")]
+    assert [item["evidence"]["app"] for item in pools] == ["shop"]
+    assert pools[0]["severity"] in ("warning", "critical")
+
+
+@pytest.mark.parametrize("key, value, message", [
+    ("apps", {"name": "shop"}, "apps must be the list of audit_apps entries"),
+    ("apps", ["shop"], "apps must be the list of audit_apps entries"),
+    ("cpu_count", 0, "cpu_count must be a whole number of CPUs"),
+    ("cpu_count", "4", "cpu_count must be a whole number of CPUs"),
+])
+def test_audit_findings_refuses_bad_apps_context(key, value, message):
+    data = facts()
+    data[key] = value
+    with pytest.raises(AnsibleFilterError, match=message):
+        audit_findings(data)

@@ -59,3 +59,11 @@ def test_pg_diff_checks_arguments():
     with pytest.raises(AnsibleFilterError, match="settings of the fact"):
         pg_diff({"available": True, "settings": ["shared_buffers"]}, recommendation)
     assert pg_diff({"available": True, "settings": {}}, recommendation)["changes"] == 0
+
+
+def test_pg_tune_budget_through_the_filter():
+    result = pg_tune({"memory": "16GB", "reserve": "12GB", "version": 15})
+    assert result["budget"]["source"] == "reserve"
+    assert result["settings"]["shared_buffers"] == "1GB"
+    with pytest.raises(AnsibleFilterError, match="memory_share"):
+        pg_tune({"memory": "16GB", "memory_share": 2})

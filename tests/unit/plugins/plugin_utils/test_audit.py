@@ -655,7 +655,7 @@ def test_registry_is_complete_and_unique():
                      "docker.available", "docker.reclaimable", "docker.old_tags", "docker.dangling_images",
                      "docker.stopped_containers", "docker.logs", "docker.daemon_log_opts", "docker.volumes",
                      "postgres.available", "postgres.memory_defaults", "postgres.memory_model",
-                     "postgres.connections", "postgres.pending_restart"]
+                     "postgres.connections", "postgres.pending_restart", "apps.pool"]
 
 
 def test_register_rejects_duplicates_and_unknown_sources(monkeypatch):
@@ -831,3 +831,43 @@ def test_docker_and_postgres_thresholds_accept_sizes_and_numbers():
     assert limits["docker_stopped_min_days"] == 0.5
     assert limits["postgres_work_mem_factor"] == 2.0
     assert limits["postgres_defaults_min_ram_bytes"] == 4 * GIB
+
+
+def _full_root(facts, available, used):
+    root = facts["disk"]["filesystems"][0]
+    root.update({"available_bytes": available, "used_bytes": used, "size_bytes": available + used,
+                 "use_percent": round(used * 100.0 / (used + available), 1)})
+    return facts
+
+
+def test_swap_none_on_a_disk_at_90_percent_says_what_fits_and_why():
+    # 3.8 GiB RAM wants 4 GiB of swap; / is at 90% with 4.9 GiB free: no swap file fits under the 90% limit.
+    ram = int(3.8 * GIB)
+    facts = _full_root(with_swap(ram=ram, total=0), available=int(4.9 * GIB), used=int(44.1 * GIB))
+    item = one(build_findings(facts), "swap.none")
+    assert item["evidence"]["ram_bytes"] == ram and item["evidence"]["swap_bytes"] == 0
+    assert item["evidence"]["recommended_swap_bytes"] == 4 * GIB
+    assert item["evidence"]["swap_fits_bytes"] == 0
+    assert item["evidence"]["disk_max_use_percent"] == 90.0
+    assert item["fix"]["command"] is None                      # never "create 4 GiB" (or 2 GiB) blindly
+    assert "no swap file fits: / has 4.9 GiB free and is 90.0% used" in item["summary"]
+    assert "above 90% use" in item["summary"]
+    assert "zram" in item["recommendation"]
+    assert not item["recommendation"].startswith("Add 4.0 GiB")
+
+
+def test_swap_none_on_a_disk_at_85_percent_makes_the_file_that_fits():
+    facts = _full_root(with_swap(ram=int(3.8 * GIB), total=0), available=int(7.35 * GIB), used=int(41.65 * GIB))
+    item = one(build_findings(facts), "swap.none")
+    assert item["evidence"]["swap_fits_bytes"] == 2 * GIB    # 90% of 49 GiB - 41.65 GiB = 2.45, rounded down
+    assert "count=2048 " in item["fix"]["command"]
+    assert "only 2.0 GiB of the 4.0 GiB fits" in item["summary"]
+    assert item["recommendation"].startswith("Add 2.0 GiB of swap")
+
+
+def test_swap_small_is_limited_by_the_disk_too():
+    facts = _full_root(with_swap(ram=8 * GIB, total=1 * GIB), available=int(4.9 * GIB), used=int(44.1 * GIB))
+    item = one(build_findings(facts), "swap.small")
+    assert item["evidence"]["swap_fits_bytes"] == 0
+    assert item["fix"]["command"] is None
+    assert "no swap file fits" in item["summary"]

@@ -22,7 +22,8 @@ from ansible_collections.hostcare.vps.plugins.plugin_utils._audit_postgres impor
     postgres_instances_from_results,
     postgres_targets,
     psql_command,
-    recommend_memory_settings,
+    recommend_settings,
+    recommended_settings,
 )
 from ansible_collections.hostcare.vps.plugins.plugin_utils._swap_sizing import GIB, MIB
 
@@ -304,13 +305,38 @@ def test_instances_share_the_ram():
 @pytest.mark.parametrize("ram, expected", [
     (4 * GIB, {"shared_buffers": 1 * GIB, "effective_cache_size": 3 * GIB, "maintenance_work_mem": 256 * MIB}),
     (16 * GIB, {"shared_buffers": 4 * GIB, "effective_cache_size": 12 * GIB, "maintenance_work_mem": 1 * GIB}),
-    (64 * GIB, {"shared_buffers": 16 * GIB, "effective_cache_size": 48 * GIB, "maintenance_work_mem": 2 * GIB}),
+    (64 * GIB, {"shared_buffers": 16 * GIB, "effective_cache_size": 48 * GIB, "maintenance_work_mem": 4 * GIB}),
     (4026531840, {"shared_buffers": 960 * MIB, "effective_cache_size": 2880 * MIB, "maintenance_work_mem": 240 * MIB}),
-    (2 * GIB + 12345, {"shared_buffers": 512 * MIB, "effective_cache_size": 1536 * MIB,
-                       "maintenance_work_mem": 128 * MIB}),
+    (2 * GIB + 12345, {"shared_buffers": 524291 * 1024, "effective_cache_size": 1572873 * 1024,
+                       "maintenance_work_mem": 128 * MIB}),     # PGTune works in whole kB
 ])
-def test_recommend_memory_settings(ram, expected):
-    assert recommend_memory_settings(ram) == expected
+def test_recommend_settings_is_pgtune(ram, expected):
+    plan = recommend_settings(load(PG17), ram)
+    assert {name: plan["tune"]["values"][name] for name in expected} == expected
+    assert plan["budget"]["source"] == "total" and plan["budget"]["bytes"] == ram
+
+
+def test_recommend_settings_shares_and_keeps_the_server_facts():
+    facts = load(PG17)
+    plan = recommend_settings(facts, 16 * GIB, "MemTotal", instances=2)
+    assert plan["budget"]["bytes"] == 8 * GIB and plan["budget"]["source"] == "memory_share"
+    assert "divided among 2 PostgreSQL instances" in plan["budget"]["reason"]
+    assert plan["tune"]["inputs"]["version"] == 17
+    assert plan["tune"]["values"]["max_connections"] == int(facts["settings"]["max_connections"]["setting"])
+    rows = recommended_settings(plan["diff"])
+    assert rows["shared_buffers"] == {"current": "128MB", "recommended": "2GB", "restart": True, "change": "raise"}
+    assert recommend_settings(facts, 1 * GIB, instances=4) is None      # 256MB each: below PGTune's 512MB
+
+
+def test_memory_defaults_evidence_has_pgtune_next_to_current():
+    item = one(build_findings(host(("native", PG17), ram=16 * GIB)), "postgres.memory_defaults")
+    evidence = item["evidence"]
+    assert evidence["budget"]["bytes"] == 16 * GIB and evidence["budget"]["source"] == "total"
+    assert evidence["recommended_settings"]["effective_cache_size"]["recommended"] == "12GB"
+    assert evidence["recommended_settings"]["shared_buffers"]["restart"] is True
+    assert "work_mem" in evidence["recommended_settings"]
+    assert evidence["memory_model"]["recommended"]["total_bytes"] > 0
+    assert "budget of 16.0 GiB" in item["recommendation"]
 
 
 @pytest.mark.parametrize("size, text", [(GIB, "1GB"), (3 * GIB, "3GB"), (960 * MIB, "960MB"), (1536 * MIB, "1536MB"),
@@ -604,3 +630,52 @@ def test_instances_from_loop_results():
                                           "dbname": "app"}
     text = json.dumps(instances)
     assert "s3cret" not in text and "s%40cret" not in text and "s@cret" not in text
+
+
+# --------------------------------------------------------------------------------------------- apps (audit_apps)
+
+
+def apps_host(apps, cpu_count=4, ram=23 * GIB):
+    facts = host(("native", load(PG17)), ram=ram)
+    facts["apps"] = apps
+    if cpu_count is not None:
+        facts["cpu_count"] = cpu_count
+    return facts
+
+
+def test_apps_absent_gives_nothing():
+    assert not [i for i in ids(build_findings(host(("native", PG17)))) if i.startswith("apps.")]
+
+
+def test_apps_pool_cluster_total_in_db_pool():
+    # the reference's audit case: 4 workers x 8 threads, DB_POOL=52
+    app = {"name": "shop", "workers": 4, "threads": 8, "db_pool": 52, "sidekiq_concurrency": 15,
+           "reserved_mb": 7680, "per_worker_rss_mb": 1024, "sidekiq_rss_mb": 1536}
+    item = one(build_findings(apps_host([app])), "apps.pool")
+    assert item["severity"] == "warning"
+    evidence = item["evidence"]
+    assert evidence["app"] == "shop" and evidence["pg_max_connections"] == 100
+    assert evidence["connections"]["ceiling"] == 260 and evidence["connections"]["expected_peak"] == 47
+    assert evidence["recommended"]["db_pool_web"] == 3 and evidence["recommended"]["rails_max_threads"] == 3
+    assert "DB_POOL=3" in item["recommendation"]
+
+
+def test_apps_pool_counts_the_other_apps_and_reports_errors():
+    apps = [{"name": "a", "workers": 4, "threads": 3, "db_pool": 3, "sidekiq_concurrency": 5, "db_pool_sidekiq": 5},
+            {"name": "b", "workers": 4, "threads": 5, "db_pool": 40, "sidekiq_processes": 0}]
+    findings = build_findings(apps_host(apps))
+    by_app = {f["evidence"]["app"]: f for f in findings if f["id"].startswith("apps.")}
+    assert by_app["a"]["evidence"]["other_apps_ceiling"] == 160
+    assert by_app["a"]["severity"] == "critical"       # 17 + 160 others > 100 - 3 - 5
+    assert by_app["b"]["evidence"]["other_apps_ceiling"] == 17
+
+
+def test_apps_pool_ok_and_bad_entries():
+    ok = {"name": "small", "workers": 2, "threads": 3, "db_pool": 3, "sidekiq_concurrency": 5, "db_pool_sidekiq": 5}
+    bad = {"name": "typo", "workers": 2, "treads": 3}
+    findings = build_findings(apps_host([ok, bad]))
+    assert one(findings, "apps.pool_ok")["evidence"]["app"] == "small"
+    item = one(findings, "apps.pool")
+    assert item["severity"] == "info" and "treads" in item["summary"]
+    item = one(build_findings(apps_host([ok], cpu_count=None)), "apps.pool")
+    assert "cpu_count: required" in item["summary"]

@@ -71,3 +71,40 @@ def test_summary():
 def test_unavailable_facts():
     result = pg_diff({"available": False, "reason": "auth_failed"}, pg_tune(normalise_inputs({"memory": "1GB"})))
     assert result == {"available": False, "reason": "auth_failed", "settings": [], "changes": 0, "restart_needed": False}
+
+
+# postgresqltuner's memory model, current and recommended
+MODEL_FACTS = {"available": True, "reason": None, "settings": {
+    **FACTS["settings"],
+    "maintenance_work_mem": row("65536", "user", 64 * MIB, "64MB"),
+    "autovacuum_max_workers": row("3", "postmaster"),
+    "autovacuum_work_mem": row("-1", "sighup", None, "-1"),
+}}
+
+
+def test_memory_model_current_and_recommended():
+    model = pg_diff(MODEL_FACTS, pg_tune(normalise_inputs({"memory": "16GB", "version": 15})))["memory_model"]
+    assert (model["factor"], model["ram_bytes"], model["budget_bytes"]) == (1.5, 16 * 1024 * MIB, 16 * 1024 * MIB)
+    current = model["current"]
+    # 128MB + 100 x 20MB x 1.5 + 3 x 64MB (autovacuum_work_mem -1: maintenance_work_mem)
+    assert current["total_bytes"] == (128 + 3000 + 192) * MIB
+    assert current["autovacuum_work_mem_from"] == "maintenance_work_mem"
+    assert (current["percent_of_ram"], current["verdict"]) == (20.3, "low")
+    recommended = model["recommended"]
+    # 4GB + 200 x 20164kB x 1.5 + 3 (current) x 1GB
+    assert recommended["total_bytes"] == 4096 * MIB + 200 * 20164 * 1024 * 3 // 2 + 3 * 1024 * MIB
+    assert (recommended["percent_of_ram"], recommended["verdict"]) == (79.8, "ok")
+
+
+def test_memory_model_uses_the_budget():
+    recommendation = pg_tune(normalise_inputs({"memory": "16GB", "version": 15, "memory_share": 0.25}))
+    model = pg_diff(MODEL_FACTS, recommendation)["memory_model"]
+    assert model["budget_bytes"] == 4 * 1024 * MIB
+    current = model["current"]
+    assert (current["percent_of_ram"], current["percent_of_budget"], current["verdict"]) == (20.3, 81.1, "warning")
+    assert model["recommended"]["percent_of_budget"] < 100
+
+
+def test_memory_model_unknown_setting():
+    model = diff()["memory_model"]            # FACTS lacks maintenance_work_mem
+    assert model["current"] is None

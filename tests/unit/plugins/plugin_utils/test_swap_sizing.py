@@ -82,3 +82,18 @@ def test_round_to_zero_keeps_exact_value():
 def test_recommend_swap_bytes_rejects(kwargs, message):
     with pytest.raises(ValueError, match=message):
         recommend_swap_bytes(**kwargs)
+
+
+def test_fit_swap_to_disk_keeps_the_use_limit():
+    from ansible_collections.hostcare.vps.plugins.plugin_utils._swap_sizing import fit_swap_to_disk
+    gib = 1024 ** 3
+    fit = fit_swap_to_disk(4 * gib, int(4.9 * gib), used_bytes=int(44.1 * gib))
+    assert (fit["bytes"], fit["limited_by"]) == (0, "use_limit")
+    assert fit["reason"].startswith("no swap file fits")
+    fit = fit_swap_to_disk(4 * gib, int(4.9 * gib), use_percent=90.0)        # same from df's Use%
+    assert fit["bytes"] == 0
+    fit = fit_swap_to_disk(4 * gib, int(4.9 * gib), used_bytes=int(44.1 * gib), max_use_percent=95)
+    assert (fit["bytes"], fit["limited_by"]) == (1 * gib, "free_share")      # a quarter of 4.9 GiB
+    fit = fit_swap_to_disk(2 * gib, 20 * gib, used_bytes=10 * gib)
+    assert (fit["bytes"], fit["limited_by"]) == (2 * gib, None)
+    assert "fits on /" in fit["reason"]
