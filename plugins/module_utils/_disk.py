@@ -207,6 +207,26 @@ def top_entries(sizes_and_paths, top_n):
     return [{"path": path, "size_bytes": size} for path, size in largest]
 
 
+def full_filesystem_mounts(filesystems, scan_paths, min_use_percent, cross_filesystems=False):
+    """Mount points of the filesystems at least min_use_percent full that no scan path already walks.
+
+    The scan stays on one filesystem, so a scan path walks a mount point only when it is that mount point (or, with
+    cross_filesystems, lies above it). A full filesystem mounted elsewhere (a data disk on /srv/data, or / itself)
+    gets scanned too, so its biggest consumers are known. min_use_percent 0 (or None) turns this off.
+    """
+    if not min_use_percent:
+        return []
+    mounts = []
+    for filesystem in filesystems or ():
+        mount, use = filesystem.get("mount"), filesystem.get("use_percent")
+        if not mount or use is None or use < min_use_percent:
+            continue
+        if any(mount == path or (cross_filesystems and mount.startswith(path.rstrip("/") + "/")) for path in scan_paths):
+            continue
+        mounts.append(mount)
+    return mounts
+
+
 # ---------------------------------------------------------------------------------------------------
 # I/O below this line.
 # ---------------------------------------------------------------------------------------------------
@@ -633,7 +653,7 @@ def _measure_dirs(paths, deadline):
 
 
 def gather_disk_facts(scan_paths, missing_paths, top_n, time_budget, cross_filesystems, min_log_size,
-                      max_unreadable, skip_scan):
+                      max_unreadable, skip_scan, scan_full_filesystems=0):
     """The hostcare_disk facts (see docs/facts.md). scan_paths exist; missing_paths are reported as given.
 
     The time budget starts after the filesystems are measured and covers the journal, the apt cache and
@@ -655,6 +675,9 @@ def gather_disk_facts(scan_paths, missing_paths, top_n, time_budget, cross_files
         facts["scan"] = None
         facts["unrotated_logs"] = None
         return facts
+    # Full filesystems first: if the budget runs out, what fills them is what the user needs most.
+    scan_paths = full_filesystem_mounts(facts["filesystems"], scan_paths, scan_full_filesystems,
+                                        cross_filesystems) + list(scan_paths)
     scan = scan_trees(scan_paths, top_n, deadline, cross_filesystems=cross_filesystems,
                       min_log_size=min_log_size, max_unreadable=max_unreadable,
                       bind_mounts=bind_mount_points(mounts or ()),

@@ -58,6 +58,14 @@ options:
     description: At most this many directories the scan could not read are listed. V(0) lists none.
     type: int
     default: 50
+  scan_full_filesystems:
+    description:
+      - Also scan, first, the mount point of every filesystem at least this full (percent used, like df), unless a
+        scan path is that mount point (the scan stays on one filesystem), so the biggest consumers of a full
+        filesystem are known wherever it is mounted.
+      - Between 0 and 100; V(0) turns this off.
+    type: float
+    default: 85
   skip_scan:
     description:
       - Skip the directory scan; RV(ansible_facts.hostcare_disk.scan) and
@@ -404,6 +412,7 @@ ARGUMENT_SPEC = {
     "cross_filesystems": {"type": "bool", "default": False},
     "min_log_size": {"type": "raw", "default": "50MB"},
     "max_unreadable": {"type": "int", "default": 50},
+    "scan_full_filesystems": {"type": "float", "default": 85},
     "skip_scan": {"type": "bool", "default": False},
 }
 
@@ -442,6 +451,9 @@ def validate_options(params):
         raise OptionError(f"time_budget: must be a number of seconds greater than 0, got {params['time_budget']}")
     if params["max_unreadable"] < 0:
         raise OptionError(f"max_unreadable: must not be negative, got {params['max_unreadable']}")
+    if not 0 <= params["scan_full_filesystems"] <= 100:
+        raise OptionError(f"scan_full_filesystems: must be a percentage between 0 and 100 (0: off), "
+                          f"got {params['scan_full_filesystems']}")
     try:
         min_log_size = parse_size(params["min_log_size"], "min_log_size")
     except SizeError as error:
@@ -455,6 +467,7 @@ def validate_options(params):
         "cross_filesystems": params["cross_filesystems"],
         "min_log_size": min_log_size,
         "max_unreadable": params["max_unreadable"],
+        "scan_full_filesystems": params["scan_full_filesystems"],
         "skip_scan": params["skip_scan"],
     }
 

@@ -22,6 +22,7 @@ from ansible_collections.hostcare.vps.plugins.module_utils._disk import (
     bind_mount_points,
     filesystem_usage,
     find_unrotated_logs,
+    full_filesystem_mounts,
     gather_disk_facts,
     is_container_storage,
     is_real_filesystem,
@@ -602,3 +603,26 @@ def test_logs_in_container_storage_are_not_reported(directory, expected):
     assert is_container_storage(directory) is expected
     logs = find_unrotated_logs(directory, {"production.log": 80 << 20}, ["production.log"])
     assert (logs == []) is expected
+
+
+FULL_AND_EMPTY = [
+    {"mount": "/", "use_percent": 91.0},
+    {"mount": "/srv/data", "use_percent": 93.0},
+    {"mount": "/var/lib/docker", "use_percent": 88.0},
+    {"mount": "/boot", "use_percent": 40.0},
+    {"mount": "/mnt/unknown", "use_percent": None},
+]
+
+
+@pytest.mark.parametrize("scan_paths, threshold, cross, expected", [
+    # the one-filesystem scan of /srv does not enter /srv/data
+    (["/var/log", "/srv"], 85, False, ["/", "/srv/data", "/var/lib/docker"]),
+    (["/var/log", "/srv"], 85, True, ["/", "/var/lib/docker"]),
+    (["/var/lib/docker"], 90, False, ["/", "/srv/data"]),        # the scan path is the mount point itself
+    (["/var/log"], 95, False, []),
+    (["/var/log"], 0, False, []),                                # off
+    ([], 30, False, ["/", "/srv/data", "/var/lib/docker", "/boot"]),
+])
+def test_full_filesystems_are_scanned_where_no_scan_path_walks_them(scan_paths, threshold, cross, expected):
+    assert full_filesystem_mounts(FULL_AND_EMPTY, scan_paths, threshold, cross) == expected
+    assert full_filesystem_mounts(None, scan_paths, threshold, cross) == []

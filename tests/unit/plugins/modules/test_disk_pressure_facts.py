@@ -74,6 +74,8 @@ def test_skip_scan(capsys):
     ({"time_budget": -5}, "time_budget: must be a number of seconds greater than 0, got -5.0"),
     ({"time_budget": "nan"}, "time_budget: must be a number of seconds greater than 0, got nan"),
     ({"time_budget": "inf"}, "time_budget: must be a number of seconds greater than 0, got inf"),
+    ({"scan_full_filesystems": 101}, "scan_full_filesystems: must be a percentage between 0 and 100 (0: off), got 101.0"),
+    ({"scan_full_filesystems": -1}, "scan_full_filesystems: must be a percentage between 0 and 100 (0: off), got -1.0"),
     ({"top_n": 0}, "top_n: must be at least 1, got 0"),
     ({"top_n": -1}, "top_n: must be at least 1, got -1"),
     ({"max_unreadable": -1}, "max_unreadable: must not be negative, got -1"),
