@@ -20,6 +20,7 @@ import threading
 import time
 
 from ansible_collections.hostcare.vps.plugins.module_utils._memory import parse_psi
+from ansible_collections.hostcare.vps.plugins.module_utils._mountinfo import parse_mountinfo
 from ansible_collections.hostcare.vps.plugins.module_utils._units import percent
 
 # Kernel and virtual filesystems that hold no user data, plus read-only images (squashfs snaps,
@@ -35,42 +36,6 @@ PSEUDO_FS_TYPES = frozenset((
 # Union filesystems: a container's root is one ("/"), but on a host every running container adds
 # another one under /var/lib/docker; those are views of the host's disk, not filesystems of their own.
 UNION_FS_TYPES = frozenset(("overlay", "aufs", "fuse.fuse-overlayfs"))
-
-_MOUNTINFO_ESCAPE_RE = re.compile(r"\\([0-7]{3})")
-
-
-def _unescape_mountinfo(field):
-    # The kernel writes space, tab, newline and backslash in paths as 3-digit octal escapes.
-    return _MOUNTINFO_ESCAPE_RE.sub(lambda match: chr(int(match.group(1), 8)), field)
-
-
-def parse_mountinfo(text):
-    """Parse /proc/self/mountinfo into a list of dicts, in file order; malformed lines are skipped.
-
-    Each dict has mount_id, parent_id (int), device_number ("major:minor"), root (the path inside the
-    filesystem that is mounted: "/" for a whole filesystem, a subdirectory for a bind mount or a btrfs
-    subvolume), mount, fstype and device (the mount source, for example /dev/vda1 or overlay).
-    """
-    mounts = []
-    for line in text.splitlines():
-        fields = line.split(" ")
-        try:
-            separator = fields.index("-", 6)
-            mount_id, parent_id = int(fields[0]), int(fields[1])
-            device_number, root, mount_point = fields[2], fields[3], fields[4]
-            fstype, source = fields[separator + 1], fields[separator + 2]
-        except (ValueError, IndexError):
-            continue
-        mounts.append({
-            "mount_id": mount_id,
-            "parent_id": parent_id,
-            "device_number": device_number,
-            "root": _unescape_mountinfo(root),
-            "mount": _unescape_mountinfo(mount_point),
-            "fstype": fstype,
-            "device": _unescape_mountinfo(source),
-        })
-    return mounts
 
 
 def is_real_filesystem(mount):

@@ -15,6 +15,9 @@ import glob
 import os
 import re
 
+from ansible_collections.hostcare.vps.plugins.module_utils._mountinfo import parse_mountinfo
+from ansible_collections.hostcare.vps.plugins.module_utils._mountinfo import unescape_octal as _unescape
+
 try:
     import psutil
 except ImportError:  # optional: /proc/meminfo gives the same totals
@@ -71,13 +74,7 @@ _CONTAINER_ENV_VALUES = {
     "lxc-libvirt": "lxc",
 }
 
-_OCTAL_ESCAPE_RE = re.compile(r"\\([0-7]{3})")
 _ZRAM_DEVICE_RE = re.compile(r"^/dev/zram\d+$")
-
-
-def _unescape(field):
-    """Decode the \\040-style octal escapes the kernel and fstab use for spaces and tabs in paths."""
-    return _OCTAL_ESCAPE_RE.sub(lambda match: chr(int(match.group(1), 8)), field)
 
 
 def _int_or_none(text):
@@ -205,24 +202,6 @@ def parse_environ(data: bytes | None) -> dict[str, str]:
     return environ
 
 
-def parse_mountinfo(text: str | None) -> list[dict]:
-    """/proc/<pid>/mountinfo -> list of {"root", "mount_point", "fstype", "source", "super_options"}."""
-    mounts = []
-    for line in (text or "").splitlines():
-        head, sep, tail = line.partition(" - ")
-        head_fields, tail_fields = head.split(), tail.split()
-        if not sep or len(head_fields) < 5 or not tail_fields:
-            continue
-        mounts.append({
-            "root": _unescape(head_fields[3]),
-            "mount_point": _unescape(head_fields[4]),
-            "fstype": tail_fields[0],
-            "source": _unescape(tail_fields[1]) if len(tail_fields) > 1 else "",
-            "super_options": tail_fields[2] if len(tail_fields) > 2 else "",
-        })
-    return mounts
-
-
 def _parse_proc_cgroup(text):
     """/proc/<pid>/cgroup -> {"v2": path or None, "memory": v1 memory controller path or None}."""
     paths = {"v2": None, "memory": None}
@@ -249,8 +228,8 @@ def _process_cgroup_dir(mount, process_path):
         relative = process_path[len(root):].strip("/")
         # A process outside the cgroup namespace shows up as /../x: nothing of it is mounted here.
         if relative and ".." not in relative.split("/"):
-            return os.path.join(mount["mount_point"], relative)
-    return mount["mount_point"]
+            return os.path.join(mount["mount"], relative)
+    return mount["mount"]
 
 
 def locate_memory_cgroup(self_cgroup: str | None, mountinfo: str | None) -> dict:
@@ -263,7 +242,7 @@ def locate_memory_cgroup(self_cgroup: str | None, mountinfo: str | None) -> dict
     paths = _parse_proc_cgroup(self_cgroup)
     mounts = parse_mountinfo(mountinfo)
     # Prefer the standard place when a cgroup filesystem is mounted more than once.
-    mounts.sort(key=lambda mount: not mount["mount_point"].startswith("/sys/fs/cgroup"))
+    mounts.sort(key=lambda mount: not mount["mount"].startswith("/sys/fs/cgroup"))
     v1_mounts = [m for m in mounts if m["fstype"] == "cgroup" and "memory" in m["super_options"].split(",")]
     v2_mounts = [m for m in mounts if m["fstype"] == "cgroup2"]
     if v1_mounts and paths["memory"] is not None:
@@ -274,7 +253,7 @@ def locate_memory_cgroup(self_cgroup: str | None, mountinfo: str | None) -> dict
         return {"version": None, "dirs": []}
     directory = _process_cgroup_dir(mount, process_path)
     dirs = [directory]
-    while directory != mount["mount_point"] and directory.startswith(mount["mount_point"]):
+    while directory != mount["mount"] and directory.startswith(mount["mount"]):
         directory = os.path.dirname(directory)
         dirs.append(directory)
     return {"version": version, "dirs": dirs}
@@ -353,9 +332,9 @@ def detect_container(proc1_cgroup: str | None = None, mountinfo: str | None = No
 
     # Only the mounts a container gets from its runtime: a docker *host* has overlay mounts elsewhere.
     for mount in parse_mountinfo(mountinfo):
-        point = mount["mount_point"]
+        point = mount["mount"]
         if point in ("/", "/etc/hostname", "/etc/hosts", "/etc/resolv.conf"):
-            origin = " ".join((mount["root"], mount["source"], mount["super_options"]))
+            origin = " ".join((mount["root"], mount["device"], mount["super_options"]))
             found.update(runtime for marker, runtime in _MOUNT_SOURCE_MARKERS if marker in origin)
         elif point.startswith("/var/run/secrets/kubernetes.io/") or point.startswith("/run/secrets/kubernetes.io/"):
             found.add("kubernetes")

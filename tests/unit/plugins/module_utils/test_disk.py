@@ -78,7 +78,7 @@ def test_parse_mountinfo_fields():
     mounts = _mounts("vps_docker_host.mountinfo")
     assert mounts[5] == {
         "mount_id": 29, "parent_id": 1, "device_number": "252:1", "root": "/", "mount": "/",
-        "fstype": "ext4", "device": "/dev/vda1",
+        "fstype": "ext4", "device": "/dev/vda1", "super_options": "rw,discard,errors=remount-ro,commit=30",
     }
     assert len(mounts) == 34
 

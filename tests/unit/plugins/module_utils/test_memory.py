@@ -167,7 +167,8 @@ def test_parse_environ(data, expected):
 def test_parse_mountinfo_unescapes_paths():
     text = "36 35 98:0 /mnt\\040a /mnt/my\\040disk rw,noatime master:1 - ext3 /dev/root rw,errors=continue\nbad\n"
     assert parse_mountinfo(text) == [{
-        "root": "/mnt a", "mount_point": "/mnt/my disk", "fstype": "ext3", "source": "/dev/root",
+        "mount_id": 36, "parent_id": 35, "device_number": "98:0",
+        "root": "/mnt a", "mount": "/mnt/my disk", "fstype": "ext3", "device": "/dev/root",
         "super_options": "rw,errors=continue",
     }]
 
