@@ -123,7 +123,7 @@ def _remaining(deadline):
 
 
 class DockerClient:
-    """GET requests to the Docker daemon's unix socket, one keep-alive connection, each request within `timeout`."""
+    """Engine API requests over the Docker daemon's unix socket, one keep-alive connection, each within `timeout`."""
 
     def __init__(self, socket_path=DEFAULT_SOCKET, timeout=30.0):
         self.socket_path = socket_path
@@ -165,29 +165,43 @@ class DockerClient:
 
     def get(self, path, versioned=True):
         """GET `path` and return its decoded JSON body. Raise DockerUnavailable (DockerAPIError for HTTP errors)."""
+        return self.request("GET", path, versioned=versioned)
+
+    def request(self, method, path, body=None, versioned=True, timeout=None, expect_json=True):
+        """Send `method path` (with `body` as JSON when given) and return the decoded JSON answer (None when empty,
+        the raw bytes when `expect_json` is false). `timeout` overrides the client's for slow calls (prune, stop).
+        Raise DockerUnavailable (DockerAPIError for HTTP errors, whose `status` tells 404/409 apart)."""
         url = (self.api_prefix if versioned else "") + path
+        payload = None if body is None else json.dumps(body).encode("utf-8")
         reused = self._connection is not None
         try:
-            status, body = self._get_once(url)
+            status, answer = self._request_once(method, url, payload, timeout)
         except _ConnectionDropped:
-            if not reused:
-                raise DockerUnavailable("api_error", f"the Docker daemon closed the connection on GET {url}") from None
-            # The daemon may close an idle keep-alive connection; a GET is safe to send again on a new one.
+            # The daemon may close an idle keep-alive connection. Only a GET is safe to send again.
+            if not reused or method != "GET":
+                raise DockerUnavailable("api_error", f"the Docker daemon closed the connection on {method} {url}") from None
             try:
-                status, body = self._get_once(url)
+                status, answer = self._request_once(method, url, payload, timeout)
             except _ConnectionDropped:
-                raise DockerUnavailable("api_error", f"the Docker daemon closed the connection on GET {url}") from None
+                raise DockerUnavailable("api_error", f"the Docker daemon closed the connection on {method} {url}") from None
         if status >= 400:
-            raise DockerAPIError(status, f"GET {url}: HTTP {status}: {_error_message(body)}")
+            raise DockerAPIError(status, f"{method} {url}: HTTP {status}: {_error_message(answer)}")
+        if not expect_json:
+            return answer
+        if not answer.strip():
+            return None
         try:
-            return json.loads(body)
+            return json.loads(answer)
         except ValueError:
             raise DockerUnavailable(
-                "api_error", f"GET {url}: the answer is not JSON, is {self.socket_path} a Docker daemon?"
+                "api_error", f"{method} {url}: the answer is not JSON, is {self.socket_path} a Docker daemon?"
             ) from None
 
-    def _get_once(self, url):
-        deadline = time.monotonic() + self.timeout
+    def _request_once(self, method, url, payload, timeout):
+        # Name the option only when the caller did not choose a longer limit for this call.
+        limit_hint = " (option timeout)" if timeout is None else ""
+        timeout = self.timeout if timeout is None else timeout
+        deadline = time.monotonic() + timeout
         try:
             if self._connection is None:
                 self._connection = UnixHTTPConnection(self.socket_path, self.timeout)
@@ -196,7 +210,10 @@ class DockerClient:
                 connection.connect()
             sock = connection.sock
             sock.settimeout(_remaining(deadline))
-            connection.request("GET", url, headers={"Accept": "application/json"})
+            headers = {"Accept": "application/json"}
+            if payload is not None:
+                headers["Content-Type"] = "application/json"
+            connection.request(method, url, body=payload, headers=headers)
             response = connection.getresponse()
             chunks = []
             while not response.isclosed():
@@ -212,8 +229,7 @@ class DockerClient:
             self.close()
             raise DockerUnavailable(
                 "timeout",
-                f"the Docker daemon at {self.socket_path} did not answer GET {url} within {self.timeout:g} s "
-                "(option timeout)",
+                f"the Docker daemon at {self.socket_path} did not answer {method} {url} within {timeout:g} s{limit_hint}",
             ) from None
         except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError):
             self.close()
@@ -232,12 +248,13 @@ class DockerClient:
         except http.client.HTTPException as error:
             self.close()
             raise DockerUnavailable(
-                "api_error", f"GET {url}: not an HTTP answer ({type(error).__name__}), is {self.socket_path} a Docker daemon?"
+                "api_error",
+                f"{method} {url}: not an HTTP answer ({type(error).__name__}), is {self.socket_path} a Docker daemon?",
             ) from None
         except OSError as error:
             self.close()
             raise DockerUnavailable(
-                "connection_error", f"GET {url} on {self.socket_path} failed: {error.strerror or error}"
+                "connection_error", f"{method} {url} on {self.socket_path} failed: {error.strerror or error}"
             ) from None
 
 

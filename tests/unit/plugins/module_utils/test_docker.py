@@ -821,3 +821,35 @@ def test_client_paths_are_versioned_once_negotiated(socket_dir):
         daemon.stop()
     assert (error.value.status, str(error.value)) == (
         404, "GET /v1.41/containers/nope/json: HTTP 404: page not found: /v1.41/containers/nope/json")
+
+
+def _live_client():
+    """A client of this machine's real daemon (make test starts one), negotiated like the modules do."""
+    client = DockerClient(timeout=30)
+    try:
+        client.check_socket()
+        client.use_api_version(_docker.negotiate_api_version(client.get("/version", versioned=False)))
+    except _docker.DockerUnavailable as error:
+        pytest.skip(f"no Docker daemon here: {error}")
+    return client
+
+
+def test_post_and_delete_against_the_real_daemon():
+    client = _live_client()
+    name = "hostcare-unit-request-%d" % os.getpid()
+    image = client.get("/images/json")
+    if not image:
+        pytest.skip("the daemon has no image to create a container from")
+    created = client.request("POST", f"/containers/create?name={name}",
+                             body={"Image": image[0]["Id"], "Cmd": ["true"], "Labels": {"hostcare.test": "1"}})
+    try:
+        assert re.fullmatch(r"[0-9a-f]{64}", created["Id"])
+        assert client.get(f"/containers/{name}/json")["Config"]["Labels"]["hostcare.test"] == "1"
+        with pytest.raises(_docker.DockerAPIError) as conflict:
+            client.request("POST", f"/containers/create?name={name}", body={"Image": image[0]["Id"]})
+        assert conflict.value.status == 409
+    finally:
+        assert client.request("DELETE", f"/containers/{name}?force=1") is None
+    with pytest.raises(_docker.DockerAPIError) as gone:
+        client.get(f"/containers/{name}/json")
+    assert gone.value.status == 404
