@@ -16,9 +16,11 @@ from ansible.errors import AnsibleFilterError
 from ansible_collections.hostcare.vps.plugins.module_utils._swapfile import parse_swap_size, role_input_errors
 from ansible_collections.hostcare.vps.plugins.module_utils._units import SizeError, parse_size
 from ansible_collections.hostcare.vps.plugins.plugin_utils._swap_sizing import (
+    SWAP_DISK_MAX_USE_PERCENT,
     SWAP_MAX_BYTES,
     SWAP_MAX_DISK_FRACTION,
     SWAP_ROUND_BYTES,
+    fit_swap_to_disk,
     recommend_swap_bytes,
 )
 
@@ -42,25 +44,35 @@ def _bytes_arg(name, key, value, required=False):
     return None  # pragma: no cover - _fail raises
 
 
-def swap_size(size, ram_bytes=None, disk_available_bytes=None, max_bytes=SWAP_MAX_BYTES,
-              round_to_bytes=SWAP_ROUND_BYTES, max_disk_fraction=SWAP_MAX_DISK_FRACTION):
+def _number_arg(name, key, value, low, high):
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or math.isnan(value) or not low < value <= high:
+        _fail(name, f"{key}: must be a number above {low:g} and at most {high:g}, got {value!r}")
+    return value
+
+
+def swap_size(size, ram_bytes=None, disk_available_bytes=None, disk_used_bytes=None,
+              max_use_percent=SWAP_DISK_MAX_USE_PERCENT, max_bytes=SWAP_MAX_BYTES, round_to_bytes=SWAP_ROUND_BYTES,
+              max_disk_fraction=SWAP_MAX_DISK_FRACTION):
     """Bytes of a swap size: an explicit size (``2G``, ``512MiB``, bytes) or ``auto``.
 
-    ``auto`` is the collection's recommendation for ``ram_bytes`` of RAM, capped to ``max_disk_fraction`` of
-    ``disk_available_bytes`` when given (0 when there is no room), as recommend_swap_bytes computes it.
+    ``auto`` is the collection's recommendation for ``ram_bytes`` of RAM; with ``disk_available_bytes`` it is what
+    of that fits on the disk (0 when nothing does), by the same rule as the audit (fit_swap_to_disk).
     """
     name = "swap_size"
     if isinstance(size, str) and size.strip().lower() == "auto":
         ram = _bytes_arg(name, "ram_bytes", ram_bytes, required=True)
-        disk = _bytes_arg(name, "disk_available_bytes", disk_available_bytes)
+        available = _bytes_arg(name, "disk_available_bytes", disk_available_bytes)
+        used = _bytes_arg(name, "disk_used_bytes", disk_used_bytes)
         cap = _bytes_arg(name, "max_bytes", max_bytes, required=True)
         step = _bytes_arg(name, "round_to_bytes", round_to_bytes, required=True)
-        if (isinstance(max_disk_fraction, bool) or not isinstance(max_disk_fraction, (int, float))
-                or math.isnan(max_disk_fraction) or not 0 < max_disk_fraction <= 1):
-            _fail(name, f"max_disk_fraction: must be a number above 0 and at most 1, got {max_disk_fraction!r}")
+        fraction = _number_arg(name, "max_disk_fraction", max_disk_fraction, 0, 1)
+        use_limit = _number_arg(name, "max_use_percent", max_use_percent, 0, 100)
         try:
-            return recommend_swap_bytes(ram, max_bytes=cap, round_to_bytes=step, disk_available_bytes=disk,
-                                        max_disk_fraction=max_disk_fraction)
+            wanted = recommend_swap_bytes(ram, max_bytes=cap, round_to_bytes=step)
+            if available is None:
+                return wanted
+            return fit_swap_to_disk(wanted, available, used_bytes=used, max_use_percent=use_limit,
+                                    max_disk_fraction=fraction, round_to_bytes=step)["bytes"]
         except ValueError as error:  # pragma: no cover - the arguments are checked above
             _fail(name, str(error))
     try:

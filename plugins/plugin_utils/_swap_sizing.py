@@ -3,7 +3,8 @@
 # Note: this plugin util is PRIVATE to the hostcare.vps collection.
 """How much swap a server should have for its RAM.
 
-Used by the audit (hostcare.vps.audit_findings) and meant for the swap role's ``size: auto``.
+Used by the audit (hostcare.vps.audit_findings) and by the swap role's ``size: auto`` (filter swap_size), so both
+name the same size for the same host.
 Pure functions, standard library only.
 
 The rule, for servers (swap is a safety net against the OOM killer, not extra memory):
@@ -20,7 +21,7 @@ RAM                recommended swap                 examples
 The curve is continuous (no jump at a band edge) and never decreases with RAM. The result is rounded up to a
 multiple of ``round_to_bytes`` (512 MiB), so a "4 GB" VPS whose kernel reports 3.8 GiB MemTotal gets 4 GiB.
 More swap than 8 GiB does not save a small server: it only makes it thrash longer before the OOM killer acts.
-Optionally the result is capped to a share of the free disk space (``disk_available_bytes``).
+``fit_swap_to_disk`` then says how much of it fits on the filesystem that will hold the file.
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ SWAP_ROUND_BYTES = 512 * MIB
 """Round the recommendation up to a multiple of this."""
 
 SWAP_MAX_DISK_FRACTION = 0.25
-"""With ``disk_available_bytes`` given, never take more than this share of the free space."""
+"""When free space is short, a swap file takes at most this share of it (see fit_swap_to_disk)."""
 
 
 def _check_bytes(value, name):
@@ -60,13 +61,10 @@ def _round_down(value, step):
     return (value // step) * step
 
 
-def recommend_swap_bytes(ram_bytes, max_bytes=SWAP_MAX_BYTES, round_to_bytes=SWAP_ROUND_BYTES,
-                         disk_available_bytes=None, max_disk_fraction=SWAP_MAX_DISK_FRACTION):
-    """Return the recommended swap size in bytes for a server with ``ram_bytes`` of RAM.
+def recommend_swap_bytes(ram_bytes, max_bytes=SWAP_MAX_BYTES, round_to_bytes=SWAP_ROUND_BYTES):
+    """Return the recommended swap size in bytes for a server with ``ram_bytes`` of RAM, before any disk limit.
 
     ``max_bytes`` caps the result (the cap wins over rounding).  ``round_to_bytes`` rounds up (0 disables).
-    ``disk_available_bytes``, when given, caps the result to ``max_disk_fraction`` of it, rounded *down*, so the
-    swap file never eats the disk it lives on; the result may then be 0 (no room for swap).
     Raises ValueError for a negative or non-numeric size.
     """
     ram = _check_bytes(ram_bytes, "ram_bytes")
@@ -80,14 +78,7 @@ def recommend_swap_bytes(ram_bytes, max_bytes=SWAP_MAX_BYTES, round_to_bytes=SWA
         wanted = 4 * GIB
     else:
         wanted = ram
-    wanted = min(_round_up(wanted, step), cap)
-    if disk_available_bytes is not None:
-        available = _check_bytes(disk_available_bytes, "disk_available_bytes")
-        if not 0 < max_disk_fraction <= 1:
-            raise ValueError(f"max_disk_fraction must be in (0, 1], got {max_disk_fraction!r}")
-        room = _round_down(int(available * max_disk_fraction), step)
-        wanted = min(wanted, room)
-    return wanted
+    return min(_round_up(wanted, step), cap)
 
 
 SWAP_DISK_MAX_USE_PERCENT = 90.0

@@ -15,7 +15,7 @@ from ansible_collections.hostcare.vps.plugins.filter.swap import (
     swap_input_errors,
     swap_size,
 )
-from ansible_collections.hostcare.vps.plugins.plugin_utils._swap_sizing import recommend_swap_bytes
+from ansible_collections.hostcare.vps.plugins.plugin_utils._swap_sizing import fit_swap_to_disk, recommend_swap_bytes
 
 MIB = 1024 ** 2
 GIB = 1024 ** 3
@@ -41,14 +41,25 @@ def test_swap_size_auto_is_the_collection_recommendation(ram):
     assert swap_size(" Auto ", ram_bytes=str(ram)) == recommend_swap_bytes(ram)
 
 
-@pytest.mark.parametrize("ram, disk, expected", [
-    (24 * GIB, 100 * GIB, 8 * GIB),
-    (24 * GIB, 10 * GIB, 2560 * MIB),   # a quarter of 10 GiB, rounded down to 512 MiB
-    (1 * GIB, 1 * GIB, 0),              # no room: the role refuses 0
-    (1 * GIB, "40G", 2 * GIB),
+@pytest.mark.parametrize("ram, disk, used, expected", [
+    (24 * GIB, 100 * GIB, None, 8 * GIB),
+    (24 * GIB, 10 * GIB, None, 8 * GIB),      # 2 GiB stay free: enough headroom, no quarter rule
+    (24 * GIB, 10 * GIB, 30 * GIB, 6 * GIB),  # 40 GiB disk: 90% use is reached after 6 GiB
+    (24 * GIB, 10 * GIB, 90 * GIB, 0),        # already at 90%: nothing fits
+    (24 * GIB, 8 * GIB, None, 2 * GIB),       # short of space: a quarter of the free space
+    (1 * GIB, 1 * GIB, None, 0),              # a quarter of 1 GiB rounds down to 0: the role refuses it
+    (1 * GIB, "40G", "1G", 2 * GIB),
 ])
-def test_swap_size_auto_with_disk(ram, disk, expected):
-    assert swap_size("auto", ram_bytes=ram, disk_available_bytes=disk) == expected
+def test_swap_size_auto_with_disk(ram, disk, used, expected):
+    assert swap_size("auto", ram_bytes=ram, disk_available_bytes=disk, disk_used_bytes=used) == expected
+
+
+@pytest.mark.parametrize("available, used", [(10 * GIB, 30 * GIB), (3 * GIB, 5 * GIB), (200 * GIB, 10 * GIB),
+                                             (700 * MIB, GIB)])
+def test_swap_size_auto_is_what_the_audit_says_fits(available, used):
+    wanted = recommend_swap_bytes(24 * GIB)
+    fit = fit_swap_to_disk(wanted, available, used_bytes=used)
+    assert swap_size("auto", ram_bytes=24 * GIB, disk_available_bytes=available, disk_used_bytes=used) == fit["bytes"]
 
 
 def test_swap_size_auto_options():
@@ -73,6 +84,9 @@ def test_swap_size_auto_options():
     ("auto", {"ram_bytes": GIB, "max_disk_fraction": 0}, "hostcare.vps.swap_size: max_disk_fraction: must be"),
     ("auto", {"ram_bytes": GIB, "max_disk_fraction": "0.5"}, "hostcare.vps.swap_size: max_disk_fraction: must be"),
     ("auto", {"ram_bytes": GIB, "max_disk_fraction": True}, "hostcare.vps.swap_size: max_disk_fraction: must be"),
+    ("auto", {"ram_bytes": GIB, "max_use_percent": 0}, "hostcare.vps.swap_size: max_use_percent: must be a number above 0 and at most 100"),
+    ("auto", {"ram_bytes": GIB, "max_use_percent": 101}, "hostcare.vps.swap_size: max_use_percent: must be"),
+    ("auto", {"ram_bytes": GIB, "disk_used_bytes": "x"}, "hostcare.vps.swap_size: disk_used_bytes:"),
 ])
 def test_swap_size_errors_name_the_bad_argument(size, kwargs, message):
     with pytest.raises(AnsibleFilterError) as error:
@@ -128,4 +142,5 @@ def test_swap_size_documented_defaults_match_the_code():
     with open(os.path.join(FILTER_DIR, "swap_size.yml"), encoding="utf-8") as handle:
         options = yaml.safe_load(handle)["DOCUMENTATION"]["options"]
     defaults = swap_size.__defaults__
-    assert [options[name]["default"] for name in ("max_bytes", "round_to_bytes", "max_disk_fraction")] == list(defaults[2:])
+    names = ("max_use_percent", "max_bytes", "round_to_bytes", "max_disk_fraction")
+    assert [options[name]["default"] for name in names] == list(defaults[3:])

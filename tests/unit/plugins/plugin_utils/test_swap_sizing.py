@@ -55,10 +55,6 @@ def test_recommendation_never_decreases_with_ram():
     ({"max_bytes": 4 * GIB}, 4 * GIB),                                 # lower cap
     ({"max_bytes": 16 * GIB}, 12 * GIB),                               # higher cap: = RAM
     ({"round_to_bytes": 0}, 8 * GIB),                                  # still capped
-    ({"disk_available_bytes": 10 * GIB}, 2 * GIB + 512 * MIB),         # 25% of 10 GiB, rounded down
-    ({"disk_available_bytes": 100 * GIB}, 8 * GIB),                    # disk not the limit
-    ({"disk_available_bytes": 1 * GIB}, 0),                            # 256 MiB rounds down to 0: no room
-    ({"disk_available_bytes": 10 * GIB, "max_disk_fraction": 0.5}, 5 * GIB),
 ])
 def test_recommend_swap_bytes_options(kwargs, expected):
     assert recommend_swap_bytes(12 * GIB, **kwargs) == expected
@@ -75,9 +71,6 @@ def test_round_to_zero_keeps_exact_value():
     ({"ram_bytes": None}, "ram_bytes must be a number"),
     ({"ram_bytes": float("nan")}, "ram_bytes must be a number"),
     ({"ram_bytes": GIB, "max_bytes": -5}, "max_bytes must not be negative"),
-    ({"ram_bytes": GIB, "disk_available_bytes": "lots"}, "disk_available_bytes must be a number"),
-    ({"ram_bytes": GIB, "disk_available_bytes": GIB, "max_disk_fraction": 0}, "max_disk_fraction"),
-    ({"ram_bytes": GIB, "disk_available_bytes": GIB, "max_disk_fraction": 1.5}, "max_disk_fraction"),
 ])
 def test_recommend_swap_bytes_rejects(kwargs, message):
     with pytest.raises(ValueError, match=message):
