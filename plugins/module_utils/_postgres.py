@@ -28,7 +28,7 @@ import time
 from urllib.parse import parse_qsl, quote, unquote, urlencode
 
 from ansible_collections.hostcare.vps.plugins.module_utils._disk import scan_trees
-from ansible_collections.hostcare.vps.plugins.module_utils._units import percent
+from ansible_collections.hostcare.vps.plugins.module_utils._units import OptionError, percent
 
 try:
     import psycopg
@@ -141,10 +141,6 @@ CONNECTION_STATES = ("active", "idle", "idle_in_transaction", "idle_in_transacti
 
 _MEMORY_UNIT_RE = re.compile(r"^(?P<count>\d*)(?P<unit>B|kB|MB|GB|TB)$")
 _MEMORY_UNIT_BYTES = {"B": 1, "kB": 1024, "MB": 1024 ** 2, "GB": 1024 ** 3, "TB": 1024 ** 4}
-
-
-class OptionError(ValueError):
-    """An option value the module cannot use; the message names the option."""
 
 
 # --- options ---------------------------------------------------------------------------------------------

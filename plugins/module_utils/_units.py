@@ -20,6 +20,10 @@ _SIZE_RE = re.compile(r"^\s*(?P<number>\d+(?:\.\d+)?)\s*(?P<prefix>[kKmMgGtTpP]?
 ALLOWED_SIZE_FORMS = "a number of bytes or a size such as 512MB, 2G, 1.5GiB (binary units B, K, M, G, T, P)"
 
 
+class OptionError(ValueError):
+    """An option value a module cannot use; the message names the option."""
+
+
 class SizeError(ValueError):
     """Raised for a size that cannot be parsed; the message says what is allowed."""
 

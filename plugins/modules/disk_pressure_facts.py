@@ -399,7 +399,7 @@ import os
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.hostcare.vps.plugins.module_utils._disk import gather_disk_facts
-from ansible_collections.hostcare.vps.plugins.module_utils._units import SizeError, parse_size
+from ansible_collections.hostcare.vps.plugins.module_utils._units import OptionError, SizeError, parse_size
 
 DEFAULT_SCAN_PATHS = (
     "/var/log", "/var/lib/docker", "/var/cache/apt", "/var/lib/postgresql", "/var/www", "/home", "/srv", "/opt", "/tmp",
@@ -415,10 +415,6 @@ ARGUMENT_SPEC = {
     "scan_full_filesystems": {"type": "float", "default": 85},
     "skip_scan": {"type": "bool", "default": False},
 }
-
-
-class OptionError(ValueError):
-    """An option value the module cannot use; the message names the option."""
 
 
 def split_scan_paths(scan_paths):

@@ -423,11 +423,8 @@ ansible_facts:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.hostcare.vps.plugins.module_utils._postgres import (
-    OptionError,
-    gather_postgres_facts,
-    resolve_connection,
-)
+from ansible_collections.hostcare.vps.plugins.module_utils._postgres import gather_postgres_facts, resolve_connection
+from ansible_collections.hostcare.vps.plugins.module_utils._units import OptionError
 
 ARGUMENT_SPEC = {
     "method": {"type": "str", "choices": ["auto", "local_socket", "tcp", "docker"], "default": "auto"},
