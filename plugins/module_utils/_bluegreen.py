@@ -502,4 +502,3 @@ class BlueGreenDocker:
             if verdict == "failed":
                 return False, watch.last_problem
             sleep(health["interval"])
-

@@ -1,4 +1,5 @@
-#!/usr/bin/env python3
+# Copyright: hostcare.vps contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Bounded HTTP load against one URL, counting failed requests and the app versions answered, in order.
 
 N client threads send GET requests for at most --max-seconds (or until --stop-file exists). Each request uses
@@ -57,7 +58,7 @@ def main():
         started, status, body, error = one_request(host, port, f"/slow?s={args.slow:g}", args.timeout + args.slow)
         slow.update(status=status, body=body, error=error, seconds=round(time.monotonic() - started, 2))
 
-    threads = [threading.Thread(target=client) for _ in range(args.clients)]
+    threads = [threading.Thread(target=client) for _client in range(args.clients)]
     if args.slow:
         threads.append(threading.Thread(target=slow_client))
     for thread in threads:

@@ -122,26 +122,26 @@ def test_deploy_redeploy_rollback_and_retention(capsys, site):
                     "hostcare.bluegreen.release": state["live"]["image_id"], "hostcare.keep": "true",
                     "hostcare.bluegreen.config": labels["hostcare.bluegreen.config"]}
 
-    code, result, _ = _run(capsys, _args(site, image=v1))
+    code, result, _out = _run(capsys, _args(site, image=v1))
     assert (code, result["changed"]) == (0, False), result
 
-    code, result, _ = _run(capsys, _args(site, image=v2), check_mode=True, diff=True)
+    code, result, _out = _run(capsys, _args(site, image=v2), check_mode=True, diff=True)
     assert (code, result["changed"], result["colour"]) == (0, True, "green")
     assert f"127.0.0.1:{site['green']}" in result["diff"]["after"]
     assert len(_containers(site)) == 1
 
-    code, result, _ = _run(capsys, _args(site, image=v2))
+    code, result, _out = _run(capsys, _args(site, image=v2))
     assert (code, result["changed"], result["colour"], result["previous"]["image"]) == (0, True, "green", v1), result
     assert [line.split()[1] for line in _containers(site)] == ["exited", "running"]  # blue kept, green live
 
-    code, result, _ = _run(capsys, _args(site, action="rollback"))
+    code, result, _out = _run(capsys, _args(site, action="rollback"))
     assert (code, result["release"]["image"], result["colour"]) == (0, v1, "blue"), result
     assert _state(site)["live"]["image"] == v1
-    code, result, _ = _run(capsys, _args(site, action="rollback", rollback_to=v1))
+    code, result, _out = _run(capsys, _args(site, action="rollback", rollback_to=v1))
     assert (code, result["changed"]) == (0, False)
 
     # New settings for v2: its kept green container is replaced. keep_releases=0 retires v1, container and image.
-    code, result, _ = _run(capsys, _args(site, image=v2, keep_releases=0, env={"SECRET_KEY": "rotated"}))
+    code, result, _out = _run(capsys, _args(site, image=v2, keep_releases=0, env={"SECRET_KEY": "rotated"}))
     assert code == 0, result
     assert (result["colour"], [entry["image"] for entry in result["removed"]]) == ("green", [v1])
     assert [entry["image"] for entry in _state(site)["releases"]] == [v2]
@@ -152,9 +152,9 @@ def test_deploy_redeploy_rollback_and_retention(capsys, site):
 
 
 def test_unhealthy_image_is_removed_and_the_live_one_keeps_serving(capsys, site):
-    code, result, _ = _run(capsys, _args(site, image=site["images"]["v2"]))
+    code, result, _out = _run(capsys, _args(site, image=site["images"]["v2"]))
     assert code == 0, result
-    code, result, _ = _run(capsys, _args(site, image=site["images"]["broken"]))
+    code, result, _out = _run(capsys, _args(site, image=site["images"]["broken"]))
     assert code == 1
     assert "did not become healthy" in result["msg"] and "answered 500, expected 200" in result["msg"]
     assert "It was removed" in result["msg"] and "keeps serving" in result["msg"]
@@ -164,10 +164,10 @@ def test_unhealthy_image_is_removed_and_the_live_one_keeps_serving(capsys, site)
 
 
 def test_failed_nginx_test_puts_the_include_back(capsys, site):
-    code, result, _ = _run(capsys, _args(site, image=site["images"]["v2"]))
+    code, result, _out = _run(capsys, _args(site, image=site["images"]["v2"]))
     assert code == 0, result
     before = (site["tmp"] / "nginx" / "upstream.conf").read_text()
-    code, result, _ = _run(capsys, _args(site, image=site["images"]["broken"], nginx_test_command=["false"],
+    code, result, _out = _run(capsys, _args(site, image=site["images"]["broken"], nginx_test_command=["false"],
                                          health_check={"path": "/", "interval": 0.2}))
     assert code == 1
     assert result["msg"].startswith("hostcare.vps.bluegreen_release: false failed (rc 1)")
@@ -187,7 +187,7 @@ def test_refusals_change_nothing(capsys, site, overrides, expected):
         overrides = dict(overrides, green_port=site["blue"])
     args.update(overrides)
     args = {key: value for key, value in args.items() if value is not None}
-    code, result, _ = _run(capsys, args)
+    code, result, _out = _run(capsys, args)
     assert code == 1
     assert expected in result["msg"] and result["msg"].endswith("Nothing was changed.")
     assert _containers(site) == []
@@ -197,7 +197,7 @@ def test_refusals_change_nothing(capsys, site, overrides, expected):
 def test_invalid_state_file_is_named(capsys, site):
     (site["tmp"] / "state").mkdir()
     (site["tmp"] / "state" / f"{site['app']}.json").write_text("{not json")
-    code, result, _ = _run(capsys, _args(site, image=site["images"]["v1"]))
+    code, result, _out = _run(capsys, _args(site, image=site["images"]["v1"]))
     assert code == 1
     assert f"{site['app']}.json is not valid JSON" in result["msg"]
     assert _containers(site) == []
