@@ -168,7 +168,7 @@ def test_failed_nginx_test_puts_the_include_back(capsys, site):
     assert code == 0, result
     before = (site["tmp"] / "nginx" / "upstream.conf").read_text()
     code, result, _out = _run(capsys, _args(site, image=site["images"]["broken"], nginx_test_command=["false"],
-                                         health_check={"path": "/", "interval": 0.2}))
+                                            health_check={"path": "/", "interval": 0.2}))
     assert code == 1
     assert result["msg"].startswith("hostcare.vps.bluegreen_release: false failed (rc 1)")
     assert "was put back, nginx was not reloaded" in result["msg"]
