@@ -13,6 +13,7 @@ The state file and the labels are a contract with the docker_cleanup role (docs 
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import http.client
 import json
@@ -400,6 +401,28 @@ def read_text(path):
         return None
 
 
+class DeployLock:
+    """An exclusive, non-blocking flock on <state_dir>/<app>.lock: one deploy or rollback of an app at a time."""
+
+    def __init__(self, state_dir, app):
+        self.path = os.path.join(state_dir, f"{app}.lock")
+        self.handle = None
+
+    def __enter__(self):
+        os.makedirs(os.path.dirname(self.path), mode=0o755, exist_ok=True)
+        self.handle = open(self.path, "a", encoding="utf-8")  # pylint: disable=consider-using-with
+        try:
+            fcntl.flock(self.handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            self.handle.close()
+            raise BlueGreenError(f"another deploy or rollback holds {self.path}; wait for it to finish. "
+                                 "Nothing was changed.") from None
+        return self
+
+    def __exit__(self, *exc_info):
+        self.handle.close()  # closing releases the lock
+
+
 def write_atomically(path, text, mode=0o644):
     """Write `text` to `path` through a temporary file in the same directory and a rename."""
     directory = os.path.dirname(path)
@@ -462,9 +485,10 @@ class BlueGreenDocker:
             if error.status not in (304, 404):  # already stopped, or gone
                 raise
 
-    def remove(self, name):
+    def remove(self, name, force=False):
+        """Remove a container; only our own new, failed container is removed running (force)."""
         try:
-            self.client.request("DELETE", f"/containers/{urllib.parse.quote(name)}?force=1")
+            self.client.request("DELETE", f"/containers/{urllib.parse.quote(name)}?force={int(force)}")
         except DockerAPIError as error:
             if error.status != 404:
                 raise

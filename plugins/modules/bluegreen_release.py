@@ -196,6 +196,8 @@ attributes:
     description: Shows the upstream include before and after.
 notes:
   - Needs root (or the docker group and write access to O(upstream_file) and O(state_dir)) and a running nginx.
+  - One deploy or rollback of an app runs at a time (a lock file, C(O(state_dir)/<app>.lock)); another one fails
+    at once and changes nothing.
   - Only the live colour runs. Clients with idle keep-alive connections to nginx see them closed by the reload,
     as on any nginx reload; browsers and HTTP libraries retry such a request.
 seealso:
@@ -254,7 +256,9 @@ removed:
   type: list
   elements: dict
 images_kept:
-  description: Images of removed releases that stay, and why (another container uses them, several tags...).
+  description:
+    - Containers and images of removed releases that stay, and why (another container uses the image, it has
+      several tags, the container runs...).
   returned: always
   type: list
   elements: str
@@ -279,6 +283,7 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.hostcare.vps.plugins.module_utils._bluegreen import (
     BlueGreenDocker,
     BlueGreenError,
+    DeployLock,
     container_spec,
     create_body,
     load_state,
@@ -295,6 +300,7 @@ from ansible_collections.hostcare.vps.plugins.module_utils._bluegreen import (
     write_atomically,
 )
 from ansible_collections.hostcare.vps.plugins.module_utils._docker import (
+    DockerAPIError,
     DockerClient,
     DockerUnavailable,
     negotiate_api_version,
@@ -365,12 +371,13 @@ class Release:
         if plan["start_existing"]:
             self.docker.stop(plan["container"], self.params["stop_timeout"])
         else:
-            self.docker.remove(plan["container"])
+            self.docker.remove(plan["container"], force=True)
 
     def start_new(self, plan, spec, digest):
         for name in plan["stop_first"]:
             self.docker.stop(name, self.params["stop_timeout"])
-        if plan["remove_existing"]:
+        if plan["remove_existing"]:  # same name, other settings: replaced (it is not live)
+            self.docker.stop(plan["container"], self.params["stop_timeout"])
             self.docker.remove(plan["container"])
         if not plan["start_existing"]:
             body = create_body(self.app, plan["colour"], self.params["bind_address"], self.ports[plan["colour"]],
@@ -421,7 +428,11 @@ class Release:
         images_kept = []
         kept_ids = {release["image_id"] for release in kept_state["releases"]}
         for release in removed:
-            self.docker.remove(release["container"])
+            try:
+                self.docker.remove(release["container"])
+            except DockerAPIError as error:  # running again by hand, say: leave it and its image alone
+                images_kept.append(f"{release['container']} not removed: {error}")
+                kept_ids.add(release["image_id"])
         for image_id in dict.fromkeys(release["image_id"] for release in removed):
             if image_id in kept_ids:
                 continue
@@ -452,7 +463,11 @@ def main():
     state_file = os.path.join(params["state_dir"], f"{params['app']}.json")
     client = DockerClient(params["socket_path"], params["timeout"])
     try:
-        result = run(module, client, state_file)
+        if module.check_mode:
+            result = run(module, client, state_file)
+        else:
+            with DeployLock(params["state_dir"], params["app"]):
+                result = run(module, client, state_file)
     except BlueGreenError as error:
         module.fail_json(msg=f"hostcare.vps.bluegreen_release: {error}", state_file=state_file)
     except DockerUnavailable as error:

@@ -10,6 +10,7 @@ import json
 import os
 import socket
 import subprocess
+import time
 import uuid
 from unittest import mock
 
@@ -17,6 +18,7 @@ import pytest
 
 from ansible.module_utils import basic
 
+from ansible_collections.hostcare.vps.plugins.module_utils._bluegreen import DeployLock
 from ansible_collections.hostcare.vps.plugins.modules import bluegreen_release
 
 try:
@@ -61,6 +63,15 @@ def images_fixture():
         _docker("build", "-q", "-t", tag, "--label", f"hostcare.test.run={run}", "--build-arg", f"APP_VERSION={version}", "--build-arg",
                 f"APP_BROKEN={broken}", APP_DIR)
         tags[version] = tag
+        # The same app with a Docker HEALTHCHECK on /up, built on its own (a child of `tag` would pin it).
+        with open(os.path.join(APP_DIR, "Dockerfile"), encoding="utf-8") as handle:
+            dockerfile = handle.read() + (
+                "HEALTHCHECK --interval=1s --timeout=2s --retries=2 CMD [\"python3\", \"-c\", "
+                "\"import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/up', timeout=2)\"]\n")
+        subprocess.run(["docker", "build", "-q", "-t", f"{tag}-hc", "--build-arg", f"APP_VERSION={version}-hc",
+                        "--build-arg", f"APP_BROKEN={broken}", "-f", "-", APP_DIR], input=dockerfile,
+                       capture_output=True, text=True, check=True, timeout=600)
+        tags[f"{version}-hc"] = f"{tag}-hc"
     yield tags
     _docker("rmi", *tags.values(), check=False)
 
@@ -201,3 +212,24 @@ def test_invalid_state_file_is_named(capsys, site):
     assert code == 1
     assert f"{site['app']}.json is not valid JSON" in result["msg"]
     assert _containers(site) == []
+
+
+def test_a_second_deploy_of_the_same_app_waits_for_none(capsys, site):
+    with DeployLock(str(site["tmp"] / "state"), site["app"]):
+        code, result, _out = _run(capsys, _args(site, image=site["images"]["v1"]))
+    assert code == 1
+    assert "another deploy or rollback holds" in result["msg"] and result["msg"].endswith("Nothing was changed.")
+    assert _containers(site) == []
+
+
+def test_docker_healthcheck_healthy_and_unhealthy_fails_fast(capsys, site):
+    code, result, _out = _run(capsys, _args(site, image=site["images"]["v1-hc"], health_check={"type": "docker"}))
+    assert code == 0, result
+    started = time.monotonic()
+    # HTTP checks with a 60 s start period: only Docker's "unhealthy" can end this early.
+    code, result, _out = _run(capsys, _args(site, image=site["images"]["broken-hc"],
+                                            health_check={"start_period": 60, "interval": 0.5}))
+    assert code == 1
+    assert time.monotonic() - started < 20
+    assert "Docker reports its HEALTHCHECK unhealthy" in result["msg"]
+    assert [line.split()[1] for line in _containers(site)] == ["running"]
