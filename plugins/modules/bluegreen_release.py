@@ -363,7 +363,10 @@ class Release:
         self.module.fail_json(msg=f"hostcare.vps.bluegreen_release: {msg}", **extra)
 
     def run_nginx(self, argv):
-        rc, out, err = self.module.run_command(argv)
+        try:  # a missing binary must not skip putting the include back
+            rc, out, err = self.module.run_command(argv, handle_exceptions=False)
+        except OSError as error:
+            return f"{' '.join(argv)} could not run: {error.strerror or error}"
         return None if rc == 0 else f"{' '.join(argv)} failed (rc {rc}): {(err or out).strip()}"
 
     def discard_new(self, plan):
@@ -404,7 +407,12 @@ class Release:
         """Write the include, nginx -t, reload; on failure put the old include back and discard the new colour."""
         path = self.params["upstream_file"]
         if old_text != new_text:
-            write_atomically(path, new_text)
+            try:
+                write_atomically(path, new_text)
+            except OSError as error:
+                self.discard_new(plan)
+                self.fail(f"could not write {path}: {error.strerror or error}. nginx was not touched and "
+                          f"{plan['container']} was {self.undone(plan)}: the live release keeps serving.")
         error = self.run_nginx(self.params["nginx_test_command"])
         if error is None:
             error = self.run_nginx(self.params["nginx_reload_command"])
@@ -472,6 +480,8 @@ def main():
         module.fail_json(msg=f"hostcare.vps.bluegreen_release: {error}", state_file=state_file)
     except DockerUnavailable as error:
         module.fail_json(msg=f"hostcare.vps.bluegreen_release: Docker: {error}", state_file=state_file)
+    except OSError as error:  # the state dir or lock file cannot be created, say
+        module.fail_json(msg=f"hostcare.vps.bluegreen_release: {error}. Nothing was changed.", state_file=state_file)
     finally:
         client.close()
     module.exit_json(**result)
@@ -520,8 +530,11 @@ def run(module, client, state_file):
         return result
 
     release_runner.start_new(plan, spec, digest)
-    healthy, problem = docker.wait_healthy(plan["container"], params["health_check"], release_runner.address,
-                                           release_runner.ports[plan["colour"]])
+    try:
+        healthy, problem = docker.wait_healthy(plan["container"], params["health_check"], release_runner.address,
+                                               release_runner.ports[plan["colour"]])
+    except DockerUnavailable as error:
+        healthy, problem = False, f"Docker: {error}"
     healthy_at = time.monotonic()
     if not healthy:
         logs = release_runner.last_logs(plan["container"])
@@ -541,7 +554,12 @@ def run(module, client, state_file):
     drained_at = time.monotonic()
     if previous:
         docker.stop(previous["container"], params["stop_timeout"])
-    write_atomically(state_file, json_text(new_state))
+    try:
+        write_atomically(state_file, json_text(new_state))
+    except OSError as error:
+        release_runner.fail(f"nginx now serves {plan['container']}, but {state_file} could not be written "
+                            f"({error.strerror or error}): fix it and deploy {plan['release']['image']} again "
+                            "to record it.")
     result["images_kept"] = release_runner.retire(removed, new_state)
     result["release"] = release
     result["timings"] = {"healthy": round(healthy_at - started, 2), "switch": round(switched_at - healthy_at, 2),

@@ -193,7 +193,7 @@ def test_failed_nginx_test_puts_the_include_back(capsys, site):
     ({"image": None, "green_port": None}, "image: required with action=deploy"),
 ])
 def test_refusals_change_nothing(capsys, site, overrides, expected):
-    args = _args(site, image=site["images"]["v1"])
+    args = _args(site, image=site["images"]["v2"])
     if overrides.get("green_port", 1) is None:
         overrides = dict(overrides, green_port=site["blue"])
     args.update(overrides)
@@ -208,7 +208,7 @@ def test_refusals_change_nothing(capsys, site, overrides, expected):
 def test_invalid_state_file_is_named(capsys, site):
     (site["tmp"] / "state").mkdir()
     (site["tmp"] / "state" / f"{site['app']}.json").write_text("{not json")
-    code, result, _out = _run(capsys, _args(site, image=site["images"]["v1"]))
+    code, result, _out = _run(capsys, _args(site, image=site["images"]["v2"]))
     assert code == 1
     assert f"{site['app']}.json is not valid JSON" in result["msg"]
     assert _containers(site) == []
@@ -216,7 +216,7 @@ def test_invalid_state_file_is_named(capsys, site):
 
 def test_a_second_deploy_of_the_same_app_waits_for_none(capsys, site):
     with DeployLock(str(site["tmp"] / "state"), site["app"]):
-        code, result, _out = _run(capsys, _args(site, image=site["images"]["v1"]))
+        code, result, _out = _run(capsys, _args(site, image=site["images"]["v2"]))
     assert code == 1
     assert "another deploy or rollback holds" in result["msg"] and result["msg"].endswith("Nothing was changed.")
     assert _containers(site) == []
@@ -233,3 +233,12 @@ def test_docker_healthcheck_healthy_and_unhealthy_fails_fast(capsys, site):
     assert time.monotonic() - started < 20
     assert "Docker reports its HEALTHCHECK unhealthy" in result["msg"]
     assert [line.split()[1] for line in _containers(site)] == ["running"]
+
+
+def test_missing_nginx_binary_puts_the_include_back(capsys, site):
+    code, result, _out = _run(capsys, _args(site, image=site["images"]["v2"],  # v1 is gone: retention test
+                                            nginx_test_command=["/nonexistent/nginx", "-t"]))
+    assert code == 1
+    assert "/nonexistent/nginx -t could not run" in result["msg"] and "was removed again" in result["msg"]
+    assert not (site["tmp"] / "nginx" / "upstream.conf").exists()
+    assert _containers(site) == []
