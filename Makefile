@@ -95,6 +95,7 @@ bench: $(VENV)/.test-ready | $(COLLECTION_LINK)
 	bash tests/scripts/ensure-docker.sh
 	$(VENV)/bin/python tests/bench/bench_docker_bloat.py
 	bash tests/bench/bench_audit.sh $(VENV)
+	bash tests/bench/bluegreen.sh $(VENV)
 
 clean:
 	rm -rf $(BUILD) .pytest_cache audit-reports

@@ -1,0 +1,244 @@
+# Copyright: hostcare.vps contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""bluegreen_release against the machine's real Docker daemon and the real test app; nginx is replaced by
+`true`/`false` commands here (the Molecule scenario `bluegreen` runs it with a real nginx under load)."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import socket
+import subprocess
+import time
+import uuid
+from unittest import mock
+
+import pytest
+
+from ansible.module_utils import basic
+
+from ansible_collections.hostcare.vps.plugins.module_utils._bluegreen import DeployLock
+from ansible_collections.hostcare.vps.plugins.modules import bluegreen_release
+
+try:
+    from ansible.module_utils.testing import patch_module_args
+except ImportError:  # ansible-core < 2.19
+    @contextlib.contextmanager
+    def patch_module_args(args=None):
+        payload = json.dumps({"ANSIBLE_MODULE_ARGS": args or {}}).encode()
+        with mock.patch.object(basic, "_ANSIBLE_ARGS", payload):
+            yield
+
+REPO = os.path.join(os.path.dirname(__file__), "..", "..", "..", "..")
+APP_DIR = os.path.join(REPO, "extensions", "molecule", "bluegreen", "files", "app")
+IMAGE = "hostcare-test/bluegreen-unit"
+
+
+def _docker(*arguments, check=True):
+    return subprocess.run(["docker"] + list(arguments), capture_output=True, text=True, check=check, timeout=600)
+
+
+def _free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(name="images", scope="module")
+def images_fixture():
+    ensured = subprocess.run(["bash", os.path.join(REPO, "tests", "scripts", "ensure-docker.sh")],
+                             capture_output=True, text=True, check=False)
+    if ensured.returncode != 0:
+        pytest.fail("the live bluegreen_release tests need Docker:\n" + ensured.stderr)
+    built = subprocess.run(["bash", os.path.join(REPO, "tests", "images", "build.sh"), "bookworm"],
+                           capture_output=True, text=True, check=False)
+    if built.returncode != 0:
+        pytest.fail("building the base test image failed:\n" + built.stderr[-2000:])
+    tags = {}  # build.sh tagged the base image hostcare-test/debian-bookworm:latest, the app's FROM
+    for version, broken in (("v1", "0"), ("v2", "0"), ("broken", "1")):
+        run = uuid.uuid4().hex[:6]
+        tag = f"{IMAGE}:{version}-{run}"
+        # The label makes the image id unique: an image with a second tag is never removed (DELETE unforced).
+        _docker("build", "-q", "-t", tag, "--label", f"hostcare.test.run={run}", "--build-arg", f"APP_VERSION={version}", "--build-arg",
+                f"APP_BROKEN={broken}", APP_DIR)
+        tags[version] = tag
+        # The same app with a Docker HEALTHCHECK on /up, built on its own (a child of `tag` would pin it).
+        with open(os.path.join(APP_DIR, "Dockerfile"), encoding="utf-8") as handle:
+            dockerfile = handle.read() + (
+                "HEALTHCHECK --interval=1s --timeout=2s --retries=2 CMD [\"python3\", \"-c\", "
+                "\"import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/up', timeout=2)\"]\n")
+        subprocess.run(["docker", "build", "-q", "-t", f"{tag}-hc", "--build-arg", f"APP_VERSION={version}-hc",
+                        "--build-arg", f"APP_BROKEN={broken}", "-f", "-", APP_DIR], input=dockerfile,
+                       capture_output=True, text=True, check=True, timeout=600)
+        tags[f"{version}-hc"] = f"{tag}-hc"
+    yield tags
+    _docker("rmi", *tags.values(), check=False)
+
+
+@pytest.fixture(name="site")
+def site_fixture(tmp_path, images):
+    app = f"hostcare-bluegreen-ut-{uuid.uuid4().hex[:6]}"
+    yield {"app": app, "images": images, "tmp": tmp_path, "blue": _free_port(), "green": _free_port()}
+    ids = _docker("ps", "-aq", "--filter", f"label=hostcare.bluegreen.app={app}").stdout.split()
+    if ids:
+        _docker("rm", "-f", *ids, check=False)
+
+
+def _args(site, **overrides):
+    args = {
+        "app": site["app"], "container_port": 8000, "blue_port": site["blue"], "green_port": site["green"],
+        "upstream_file": str(site["tmp"] / "nginx" / "upstream.conf"), "state_dir": str(site["tmp"] / "state"),
+        "nginx_test_command": ["true"], "nginx_reload_command": ["true"], "drain_seconds": 0, "stop_timeout": 2,
+        "health_check": {"interval": 0.2, "start_period": 1, "retries": 2}, "env": {"SECRET_KEY": "s3cr3t-value"},
+    }
+    args.update(overrides)
+    return args
+
+
+def _run(capsys, args, check_mode=False, diff=False):
+    with patch_module_args(dict(args, _ansible_check_mode=check_mode, _ansible_diff=diff)), \
+            pytest.raises(SystemExit) as exit_info:
+        bluegreen_release.main()
+    out = capsys.readouterr().out
+    return exit_info.value.code, json.loads(out), out
+
+
+def _containers(site):
+    lines = _docker("ps", "-a", "--filter", f"label=hostcare.bluegreen.app={site['app']}",
+                    "--format", "{{.Names}} {{.State}}").stdout.split("\n")
+    return sorted(line for line in lines if line)
+
+
+def _state(site):
+    with open(site["tmp"] / "state" / f"{site['app']}.json", encoding="utf-8") as handle:
+        return json.load(handle)
+
+
+def test_deploy_redeploy_rollback_and_retention(capsys, site):
+    v1, v2 = site["images"]["v1"], site["images"]["v2"]
+    code, result, out = _run(capsys, _args(site, image=v1))
+    assert code == 0, result
+    assert (result["changed"], result["colour"], result["previous"]) == (True, "blue", None)
+    assert "s3cr3t-value" not in out
+    state = _state(site)
+    assert state["live"] == state["releases"][0] == result["release"]
+    assert state["live"]["image"] == v1 and state["live"]["image_id"].startswith("sha256:")
+    assert oct(os.stat(site["tmp"] / "state" / f"{site['app']}.json").st_mode & 0o777) == "0o644"
+    upstream = (site["tmp"] / "nginx" / "upstream.conf").read_text()
+    assert f"server 127.0.0.1:{site['blue']} max_fails=0;" in upstream
+    labels = json.loads(_docker("inspect", "-f", "{{json .Config.Labels}}", result["release"]["container"]).stdout)
+    ours = {key: value for key, value in labels.items() if key.startswith(("hostcare.bluegreen.", "hostcare.keep"))}
+    assert ours == {"hostcare.bluegreen.app": site["app"], "hostcare.bluegreen.colour": "blue",
+                    "hostcare.bluegreen.release": state["live"]["image_id"], "hostcare.keep": "true",
+                    "hostcare.bluegreen.config": labels["hostcare.bluegreen.config"]}
+
+    code, result, _out = _run(capsys, _args(site, image=v1))
+    assert (code, result["changed"]) == (0, False), result
+
+    code, result, _out = _run(capsys, _args(site, image=v2), check_mode=True, diff=True)
+    assert (code, result["changed"], result["colour"]) == (0, True, "green")
+    assert f"127.0.0.1:{site['green']}" in result["diff"]["after"]
+    assert len(_containers(site)) == 1
+
+    code, result, _out = _run(capsys, _args(site, image=v2))
+    assert (code, result["changed"], result["colour"], result["previous"]["image"]) == (0, True, "green", v1), result
+    assert [line.split()[1] for line in _containers(site)] == ["exited", "running"]  # blue kept, green live
+
+    code, result, _out = _run(capsys, _args(site, action="rollback"))
+    assert (code, result["release"]["image"], result["colour"]) == (0, v1, "blue"), result
+    assert _state(site)["live"]["image"] == v1
+    code, result, _out = _run(capsys, _args(site, action="rollback", rollback_to=v1))
+    assert (code, result["changed"]) == (0, False)
+
+    # New settings for v2: its kept green container is replaced. keep_releases=0 retires v1, container and image.
+    code, result, _out = _run(capsys, _args(site, image=v2, keep_releases=0, env={"SECRET_KEY": "rotated"}))
+    assert code == 0, result
+    assert (result["colour"], [entry["image"] for entry in result["removed"]]) == ("green", [v1])
+    assert [entry["image"] for entry in _state(site)["releases"]] == [v2]
+    assert [line.split()[1] for line in _containers(site)] == ["running"]
+    assert result["images_kept"] == []
+    assert _docker("image", "inspect", v1, check=False).returncode != 0
+    assert _docker("image", "inspect", v2, check=False).returncode == 0
+
+
+def test_unhealthy_image_is_removed_and_the_live_one_keeps_serving(capsys, site):
+    code, result, _out = _run(capsys, _args(site, image=site["images"]["v2"]))
+    assert code == 0, result
+    code, result, _out = _run(capsys, _args(site, image=site["images"]["broken"]))
+    assert code == 1
+    assert "did not become healthy" in result["msg"] and "answered 500, expected 200" in result["msg"]
+    assert "It was removed" in result["msg"] and "keeps serving" in result["msg"]
+    assert any("broken health check" in line for line in result["logs"])
+    assert [line.split()[1] for line in _containers(site)] == ["running"]
+    assert _state(site)["live"]["image"] == site["images"]["v2"]
+
+
+def test_failed_nginx_test_puts_the_include_back(capsys, site):
+    code, result, _out = _run(capsys, _args(site, image=site["images"]["v2"]))
+    assert code == 0, result
+    before = (site["tmp"] / "nginx" / "upstream.conf").read_text()
+    code, result, _out = _run(capsys, _args(site, image=site["images"]["broken"], nginx_test_command=["false"],
+                                            health_check={"path": "/", "interval": 0.2}))
+    assert code == 1
+    assert result["msg"].startswith("hostcare.vps.bluegreen_release: false failed (rc 1)")
+    assert "was put back, nginx was not reloaded" in result["msg"]
+    assert (site["tmp"] / "nginx" / "upstream.conf").read_text() == before
+    assert [line.split()[1] for line in _containers(site)] == ["running"]
+
+
+@pytest.mark.parametrize("overrides, expected", [
+    ({"image": "hostcare-test/bluegreen-unit:absent"}, "is not on this host: build, load or pull it first"),
+    ({"action": "rollback"}, "has no live release to roll back from"),
+    ({"image": None, "green_port": None}, "image: required with action=deploy"),
+])
+def test_refusals_change_nothing(capsys, site, overrides, expected):
+    args = _args(site, image=site["images"]["v2"])
+    if overrides.get("green_port", 1) is None:
+        overrides = dict(overrides, green_port=site["blue"])
+    args.update(overrides)
+    args = {key: value for key, value in args.items() if value is not None}
+    code, result, _out = _run(capsys, args)
+    assert code == 1
+    assert expected in result["msg"] and result["msg"].endswith("Nothing was changed.")
+    assert _containers(site) == []
+    assert not (site["tmp"] / "nginx").exists()
+
+
+def test_invalid_state_file_is_named(capsys, site):
+    (site["tmp"] / "state").mkdir()
+    (site["tmp"] / "state" / f"{site['app']}.json").write_text("{not json")
+    code, result, _out = _run(capsys, _args(site, image=site["images"]["v2"]))
+    assert code == 1
+    assert f"{site['app']}.json is not valid JSON" in result["msg"]
+    assert _containers(site) == []
+
+
+def test_a_second_deploy_of_the_same_app_waits_for_none(capsys, site):
+    with DeployLock(str(site["tmp"] / "state"), site["app"]):
+        code, result, _out = _run(capsys, _args(site, image=site["images"]["v2"]))
+    assert code == 1
+    assert "another deploy or rollback holds" in result["msg"] and result["msg"].endswith("Nothing was changed.")
+    assert _containers(site) == []
+
+
+def test_docker_healthcheck_healthy_and_unhealthy_fails_fast(capsys, site):
+    code, result, _out = _run(capsys, _args(site, image=site["images"]["v1-hc"], health_check={"type": "docker"}))
+    assert code == 0, result
+    started = time.monotonic()
+    # HTTP checks with a 60 s start period: only Docker's "unhealthy" can end this early.
+    code, result, _out = _run(capsys, _args(site, image=site["images"]["broken-hc"],
+                                            health_check={"start_period": 60, "interval": 0.5}))
+    assert code == 1
+    assert time.monotonic() - started < 20
+    assert "Docker reports its HEALTHCHECK unhealthy" in result["msg"]
+    assert [line.split()[1] for line in _containers(site)] == ["running"]
+
+
+def test_missing_nginx_binary_puts_the_include_back(capsys, site):
+    code, result, _out = _run(capsys, _args(site, image=site["images"]["v2"],  # v1 is gone: retention test
+                                            nginx_test_command=["/nonexistent/nginx", "-t"]))
+    assert code == 1
+    assert "/nonexistent/nginx -t could not run" in result["msg"] and "was removed again" in result["msg"]
+    assert not (site["tmp"] / "nginx" / "upstream.conf").exists()
+    assert _containers(site) == []
