@@ -70,7 +70,6 @@ DEFAULT_POLICY = {
 REMOVABLE_CONTAINER_STATES = ("exited", "dead")
 
 
-
 class DockerUnavailable(Exception):
     """Docker cannot be asked; `code` says why in one word (see the facts' reason_code), the message in words."""
 

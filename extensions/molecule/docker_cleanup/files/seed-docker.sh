@@ -1,11 +1,15 @@
 #!/usr/bin/env bash
 # Seed a Docker daemon like the audit's sick host, for the docker_cleanup scenario and its benchmark.
 # Runs inside the test container, after hostcare-test/debian-bookworm:latest was loaded into its daemon.
-# SEED_MIB scales the release layers (default 1: v1..v6 hold 1..6 MiB of their own).
+# SEED_RELEASES releases of shop/web (default 6), each with SEED_MIB MiB of its own (default 1) and build cache
+# of SEED_CACHE_MIB MiB (default 3) that no image shares: the benchmark seeds a host after many deploys.
 set -euo pipefail
 export DOCKER_BUILDKIT=1
 BASE=hostcare-test/debian-bookworm:latest
-MIB=$(( ${SEED_MIB:-1} * 1048576 ))
+MIB=1048576
+RELEASES=${SEED_RELEASES:-6}
+RELEASE_BYTES=$(( ${SEED_MIB:-1} * MIB ))
+CACHE_BYTES=$(( ${SEED_CACHE_MIB:-3} * MIB ))
 work=/root/seed
 mkdir -p "$work"
 
@@ -15,18 +19,20 @@ build() {  # build TAG DIR with the Dockerfile text on stdin
   docker build -q -t "$1" "$work/$2" >/dev/null
 }
 
-# Six releases of one app, each with its own layer, built one second apart (keep is by build time).
-for v in 1 2 3 4 5 6; do
+# Releases of one app, each with its own layer, built one second apart (keep is by build time).
+for v in $(seq 1 "$RELEASES"); do
   build "shop/web:v$v" "web$v" <<DOCKERFILE
 FROM $BASE
-RUN head -c $((v * MIB)) /dev/urandom > /release.bin && echo v$v > /version
+RUN head -c $((RELEASE_BYTES + v * 4096)) /dev/urandom > /release.bin && echo v$v > /version
 CMD ["sleep", "infinity"]
 DOCKERFILE
   sleep 1
 done
+live=shop/web:v$RELEASES
+previous=shop/web:v$((RELEASES - 1))
 
-# Three builds of the same tag leave two dangling images behind.
-for build_no in 1 2 3; do
+# Builds of the same tag leave dangling images behind (two by default).
+for build_no in $(seq 1 $(( ${SEED_DANGLING:-2} + 1 ))); do
   build shop/cron:latest "cron$build_no" <<DOCKERFILE
 FROM $BASE
 RUN head -c $((2 * MIB)) /dev/urandom > /cron.bin && echo $build_no > /build
@@ -53,22 +59,22 @@ DOCKERFILE
   sleep 1
 done
 
-# Blue-green: v6 live (blue, running), v5 kept for rollback (green, stopped, labelled); the state file
-# also names v2, a release older than keep, as a rollback point.
+# Blue-green: the newest release live (blue, running, restarted with the daemon), the one before kept for
+# rollback (green, stopped, labelled); the state file also names v2, older than keep, as a rollback point.
 bg_labels() { echo "--label hostcare.bluegreen.app=shop --label hostcare.bluegreen.colour=$1 --label hostcare.bluegreen.release=$(docker image inspect -f '{{.Id}}' "$2") --label hostcare.keep=true"; }
 # shellcheck disable=SC2046
-docker run -d --name shop-web-blue $(bg_labels blue shop/web:v6) shop/web:v6 >/dev/null
+docker run -d --restart unless-stopped --name shop-web-blue $(bg_labels blue "$live") "$live" >/dev/null
 # shellcheck disable=SC2046
-docker create --name shop-web-green $(bg_labels green shop/web:v5) shop/web:v5 >/dev/null
+docker create --name shop-web-green $(bg_labels green "$previous") "$previous" >/dev/null
 docker start shop-web-green >/dev/null && docker stop -t 1 shop-web-green >/dev/null
 mkdir -p /var/lib/hostcare/bluegreen
 release() {  # release COLOUR CONTAINER TAG
   printf '{"colour": "%s", "container": "%s", "image": "%s", "image_id": "%s", "deployed_at": "2026-11-20T10:00:00Z"}' \
     "$1" "$2" "$3" "$(docker image inspect -f '{{.Id}}' "$3")"
 }
-live=$(release blue shop-web-blue shop/web:v6)
+live=$(release blue shop-web-blue "$live")
 cat > /var/lib/hostcare/bluegreen/shop.json.tmp <<JSON
-{"app": "shop", "live": $live, "releases": [$live, $(release green shop-web-green shop/web:v5), $(release blue shop-web-old shop/web:v2)]}
+{"app": "shop", "live": $live, "releases": [$live, $(release green shop-web-green "$previous"), $(release blue shop-web-old shop/web:v2)]}
 JSON
 mv /var/lib/hostcare/bluegreen/shop.json.tmp /var/lib/hostcare/bluegreen/shop.json
 
@@ -82,7 +88,7 @@ docker run --rm -v shop-uploads:/data "$BASE" sh -c 'head -c 1048576 /dev/urando
 # Build cache that no image shares: a multi-stage build whose first stage is thrown away.
 build shop/assets:latest assets <<DOCKERFILE
 FROM $BASE AS compile
-RUN head -c $((3 * MIB)) /dev/urandom > /toolchain.bin && head -c 1024 /toolchain.bin > /bundle.js
+RUN head -c $CACHE_BYTES /dev/urandom > /toolchain.bin && head -c 1024 /toolchain.bin > /bundle.js
 FROM $BASE
 COPY --from=compile /bundle.js /srv/bundle.js
 DOCKERFILE
