@@ -126,7 +126,7 @@ seealso:
   - module: hostcare.vps.docker_bloat_facts
   - name: Role hostcare.vps.docker_cleanup
     description: Runs this module with the role's policy variables and reports what it did.
-    link: https://github.com/hostcare/vps/tree/main/roles/docker_cleanup
+    link: https://example.invalid/hostcare/vps/tree/main/roles/docker_cleanup
 """
 
 EXAMPLES = r"""
