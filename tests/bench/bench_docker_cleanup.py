@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 # Copyright: hostcare.vps contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """hostcare.vps.docker_cleanup against `docker system prune -a -f` on two identical Docker daemons.
