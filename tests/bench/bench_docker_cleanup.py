@@ -115,6 +115,10 @@ def teardown():
     for name in (ROLE, PRUNE):
         run("docker", "rm", "-f", name, check=False)
     shutil.rmtree(BASE_DIR, ignore_errors=True)
+    try:
+        os.rmdir(os.path.dirname(BASE_DIR))  # only when no scenario of ours uses it
+    except OSError:
+        pass
 
 
 def main():
