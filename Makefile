@@ -94,6 +94,7 @@ bench: $(VENV)/.test-ready | $(COLLECTION_LINK)
 	$(VENV)/bin/python tests/bench/bench_disk_scan.py
 	bash tests/scripts/ensure-docker.sh
 	$(VENV)/bin/python tests/bench/bench_docker_bloat.py
+	$(VENV)/bin/python tests/bench/bench_docker_cleanup.py
 	bash tests/bench/bench_audit.sh $(VENV)
 	bash tests/bench/bluegreen.sh $(VENV)
 

@@ -59,7 +59,15 @@ DEFAULT_POLICY = {
     "remove_unused_older_than_seconds": None,
     "protect_labels": {},
     "protect_patterns": [],
+    # The rest is off by default, so the facts' report-only selections stay about images.
+    "remove_containers_older_than_seconds": None,
+    "remove_build_cache_older_than_seconds": None,
+    "remove_volumes": False,
+    "protect_releases": {},
 }
+
+# Containers in these states may be removed by age; "created" ones never ran and are often data-only containers.
+REMOVABLE_CONTAINER_STATES = ("exited", "dead")
 
 
 class DockerUnavailable(Exception):
@@ -425,6 +433,7 @@ def parse_containers(raw_containers, inspections, log_usage, root_dir, now):
             # /system/df leaves SizeRw out when it is 0.
             "size_rw_bytes": _size(raw.get("SizeRw", 0)),
             "volumes": [mount["Name"] for mount in raw.get("Mounts") or [] if mount.get("Type") == "volume"],
+            "labels": raw.get("Labels") or {},
             "log": None if inspect is None else describe_log(inspect, root_dir, log_usage),
         })
     containers.sort(key=lambda container: (container["name"], container["id"]))
@@ -536,13 +545,23 @@ def log_totals(containers):
 
 # --- What a cleanup may remove (pure) ------------------------------------------------------------------------
 
+def _check_age(result, key):
+    value = result[key]
+    if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0
+                              or value == float("inf")):
+        raise PolicyError(f"policy.{key}: must be a number >= 0 or null, got {value!r}")
+
+
 def normalize_policy(policy):
     """`policy` checked and completed from DEFAULT_POLICY; raise PolicyError naming the key at fault.
 
     Keys: keep (int >= 0, or None: no tag is kept or old by count), remove_dangling (bool),
     remove_unused_older_than_seconds (number >= 0, or None: unused images are not removed for being unused),
-    protect_labels ({label: value}; YAML true/false and numbers are compared as Docker's label strings),
-    protect_patterns (fnmatch patterns on repo:tag).
+    protect_labels ({label: value}; YAML true/false and numbers are compared as Docker's label strings; None
+    matches any value), protect_patterns (fnmatch patterns on repo:tag),
+    remove_containers_older_than_seconds (exited/dead containers stopped that long; None: none),
+    remove_build_cache_older_than_seconds (build cache unused that long; None: none),
+    remove_volumes (bool: volumes no container mounts), protect_releases ({image id: app}: rollback releases).
     """
     if not isinstance(policy, dict):
         raise PolicyError(f"policy: expected a dict, got {type(policy).__name__}")
@@ -554,11 +573,12 @@ def normalize_policy(policy):
     keep = result["keep"]
     if keep is not None and (isinstance(keep, bool) or not isinstance(keep, int) or keep < 0):
         raise PolicyError(f"policy.keep: must be an integer >= 0 or null, got {keep!r}")
-    if not isinstance(result["remove_dangling"], bool):
-        raise PolicyError(f"policy.remove_dangling: must be true or false, got {result['remove_dangling']!r}")
-    older = result["remove_unused_older_than_seconds"]
-    if older is not None and (isinstance(older, bool) or not isinstance(older, (int, float)) or not older >= 0):
-        raise PolicyError(f"policy.remove_unused_older_than_seconds: must be a number >= 0 or null, got {older!r}")
+    for key in ("remove_dangling", "remove_volumes"):
+        if not isinstance(result[key], bool):
+            raise PolicyError(f"policy.{key}: must be true or false, got {result[key]!r}")
+    for key in ("remove_unused_older_than_seconds", "remove_containers_older_than_seconds",
+                "remove_build_cache_older_than_seconds"):
+        _check_age(result, key)
 
     labels = result["protect_labels"]
     if not isinstance(labels, dict):
@@ -569,7 +589,7 @@ def normalize_policy(policy):
             value = "true" if value else "false"
         elif isinstance(value, (int, float)):
             value = str(value)
-        if not isinstance(key, str) or not isinstance(value, str):
+        if not isinstance(key, str) or not (value is None or isinstance(value, str)):
             raise PolicyError(f"policy.protect_labels: {key!r}: label names and values must be strings, got {value!r}")
         result["protect_labels"][key] = value
 
@@ -577,7 +597,26 @@ def normalize_policy(policy):
     if not isinstance(patterns, (list, tuple)) or not all(isinstance(pattern, str) for pattern in patterns):
         raise PolicyError(f"policy.protect_patterns: expected a list of patterns such as 'app:*', got {patterns!r}")
     result["protect_patterns"] = list(patterns)
+
+    releases = result["protect_releases"]
+    if not isinstance(releases, dict) or not all(isinstance(key, str) and isinstance(value, str)
+                                                 for key, value in releases.items()):
+        raise PolicyError(f"policy.protect_releases: expected a dict of image id: app, got {releases!r}")
     return result
+
+
+def parse_label_list(items, option="protect_labels"):
+    """["hostcare.keep=true", "com.example.pin"] -> {"hostcare.keep": "true", "com.example.pin": None} (any value).
+
+    Raise PolicyError naming `option` for an entry that is not a non-empty string.
+    """
+    labels = {}
+    for item in items or []:
+        if not isinstance(item, str) or not item.split("=", 1)[0].strip():
+            raise PolicyError(f"{option}: each entry must be LABEL or LABEL=VALUE, got {item!r}")
+        key, sep, value = item.partition("=")
+        labels[key.strip()] = value if sep else None
+    return labels
 
 
 def image_users(images, containers):
@@ -628,15 +667,26 @@ def describe_duration(seconds):
     return f"{seconds} second{'s' if seconds != 1 else ''}"
 
 
+def _protecting_label(labels, policy):
+    """The "key=value" (or "key") of the first protecting label among `labels`, else None."""
+    for key, value in policy["protect_labels"].items():
+        if key in (labels or {}) and (value is None or labels[key] == value):
+            return key if value is None else f"{key}={value}"
+    return None
+
+
 def _protection(image, users, policy):
     """(rule, reason) when nothing may touch the image, else None."""
+    app = policy["protect_releases"].get(image["id"])
+    if app is not None:
+        return "rollback_release", f"rollback release of {app} (bluegreen state)"
     if users["running"]:
         return "running_container", f"used by running container {', '.join(users['running'])}"
     if users["stopped"]:
         return "stopped_container", f"used by stopped container {', '.join(users['stopped'])}"
-    for key, value in policy["protect_labels"].items():
-        if image["labels"].get(key) == value:
-            return "label", f"has the protecting label {key}={value}"
+    label = _protecting_label(image["labels"], policy)
+    if label:
+        return "label", f"has the protecting label {label}"
     for tag in image["repo_tags"]:
         for pattern in policy["protect_patterns"]:
             if fnmatch.fnmatchcase(tag, pattern):
@@ -644,23 +694,35 @@ def _protection(image, users, policy):
     return None
 
 
-def select_removable(images, containers, policy, now):
-    """What `policy` removes, and why every other image stays.
+def _select_containers(containers, policy):
+    """(removable, protected) containers: exited or dead ones stopped for remove_containers_older_than_seconds."""
+    older = policy["remove_containers_older_than_seconds"]
+    removable, protected = [], []
+    if older is None:
+        return removable, protected
+    for container in containers:
+        if container["running"]:
+            continue
+        entry = {"kind": "container", "id": container["id"], "names": [container["name"]]}
+        label = _protecting_label(container.get("labels"), policy)
+        stopped = container.get("stopped_seconds")
+        if label:
+            protected.append(dict(entry, rule="label", reason=f"has the protecting label {label}"))
+        elif container.get("state") not in REMOVABLE_CONTAINER_STATES:
+            protected.append(dict(entry, rule="state", reason=f"{container.get('state')}, never ran to an end "
+                                                              "(data-only containers look like this)"))
+        elif stopped is None or stopped < older:
+            protected.append(dict(entry, rule="too_recent", reason=(
+                f"stopped {describe_duration(stopped or 0)} ago (stopped containers go after "
+                f"{describe_duration(older)})")))
+        else:
+            removable.append(dict(entry, size_bytes=container.get("size_rw_bytes") or 0, rules=["stopped"],
+                                  reason=f"{container.get('state')} {describe_duration(stopped)} ago, "
+                                         f"image {container.get('image')}"))
+    return removable, protected
 
-    images: dicts with id, repo_tags, created (unix seconds, build time), size_bytes, unique_size_bytes (None
-    when unknown), labels: the entries of the facts' `images`. containers: dicts with name, image (reference),
-    image_id, running: the entries of the facts' `containers`. policy: see normalize_policy. now: unix seconds.
 
-    Returns {"removable": [...], "protected": [...]}, both in the order of `images`:
-    - removable: {kind, id, names, size_bytes, rules, reason}. kind "image": delete the image (size_bytes: its
-      unique size, what deleting it frees); kind "tag": untag names[0] only, the image keeps a newer tag
-      (size_bytes 0). rules: which of "dangling", "beyond_keep", "unused" select it.
-    - protected: {id, names, rule, reason}, one per image not deleted as a whole. rule: running_container,
-      stopped_container, label, pattern (nothing may touch it), keep (among the newest `keep` of a repository),
-      too_recent (unused but younger than remove_unused_older_than_seconds) or not_selected.
-    Images used by any container, running or stopped, are never selected, not even to untag one of their tags.
-    """
-    policy = normalize_policy(policy)
+def _select_images(images, containers, policy, now):
     keep, unused_after = policy["keep"], policy["remove_unused_older_than_seconds"]
     users = image_users(images, containers)
     kept_tags, old_tags = split_tags_by_keep(images, keep)
@@ -713,7 +775,114 @@ def select_removable(images, containers, policy, now):
         else:
             rule, reason = "not_selected", "no container uses it, and no rule of the policy selects it"
         protected.append({"id": image["id"], "names": names, "rule": rule, "reason": reason})
-    return {"removable": removable, "protected": protected}
+    return removable, protected
+
+
+def parse_build_cache(raw_records):
+    """Build cache records from /system/df's BuildCache: id, type, description, in_use, shared, size_bytes,
+    created and last_used (unix seconds; last_used falls back to created)."""
+    records = []
+    for raw in raw_records or []:
+        created = parse_docker_time(raw.get("CreatedAt"))
+        last_used = parse_docker_time(raw.get("LastUsedAt")) or created
+        records.append({
+            "id": raw["ID"],
+            "type": raw.get("Type"),
+            "description": raw.get("Description") or "",
+            "in_use": bool(raw.get("InUse")),
+            "shared": bool(raw.get("Shared")),
+            "size_bytes": _size(raw.get("Size")) or 0,
+            "created": created,
+            "last_used": last_used,
+        })
+    records.sort(key=lambda record: (record["last_used"] or 0, record["id"]))
+    return records
+
+
+def _select_build_cache(records, policy, now):
+    """Records unused for remove_build_cache_older_than_seconds, what `POST /build/prune` with unused-for removes.
+
+    A shared record's layers belong to an image too: pruning it frees nothing, so its size counts 0.
+    """
+    older = policy["remove_build_cache_older_than_seconds"]
+    removable = []
+    if older is None:
+        return removable
+    for record in records:
+        idle = now - (record["last_used"] or now)
+        if record["in_use"] or idle < older:
+            continue
+        removable.append({
+            "kind": "build_cache", "id": record["id"], "names": [record["description"][:80]],
+            "size_bytes": 0 if record["shared"] else record["size_bytes"], "rules": ["build_cache"],
+            "reason": f"build cache ({record['type']}) unused for {describe_duration(idle)}"
+                      + (", its layers shared with an image" if record["shared"] else ""),
+        })
+    return removable
+
+
+def _select_volumes(volumes, containers, policy):
+    """(removable, protected) volumes when remove_volumes is on: those no container, running or stopped, mounts."""
+    removable, protected = [], []
+    if not policy["remove_volumes"]:
+        return removable, protected
+    mounted = {name for container in containers for name in container.get("volumes") or []}
+    for volume in volumes:
+        entry = {"kind": "volume", "id": volume["name"], "names": [volume["name"]]}
+        label = _protecting_label(volume.get("labels"), policy)
+        if volume["in_use"] or volume["name"] in mounted:
+            protected.append(dict(entry, rule="container", reason="mounted by container "
+                                  + (", ".join(volume.get("containers") or []) or "(unknown)")))
+        elif label:
+            protected.append(dict(entry, rule="label", reason=f"has the protecting label {label}"))
+        else:
+            removable.append(dict(entry, size_bytes=volume.get("size_bytes") or 0, rules=["unused_volume"],
+                                  reason="no container mounts it" + (" (anonymous)" if volume.get("anonymous") else "")))
+    return removable, protected
+
+
+def select_removable(images, containers, policy, now, volumes=None, build_cache=None):
+    """What `policy` removes, and why everything else stays: the one selection of the facts, the audit and the
+    docker_cleanup module.
+
+    images: dicts with id, repo_tags, created (unix seconds, build time), size_bytes, unique_size_bytes (None
+    when unknown), labels: the entries of the facts' `images`. containers: dicts with id, name, image (reference),
+    image_id, running, state, stopped_seconds, size_rw_bytes, volumes, labels: the entries of the facts'
+    `containers`. volumes: the facts' `volumes`; build_cache: parse_build_cache() records (both optional).
+    policy: see normalize_policy. now: unix seconds.
+
+    Returns {"removable": [...], "protected": [...]}:
+    - removable: {kind, id, names, size_bytes, rules, reason}: containers, then images in the order of `images`,
+      build cache, volumes. kind "container": remove the
+      stopped container (not its volumes); "image": delete the image (size_bytes: its unique size, what deleting it
+      frees); "tag": untag names[0] only, the image keeps a newer tag (size_bytes 0); "build_cache": a record
+      the build cache prune removes; "volume": an unused volume (only with remove_volumes). rules: why, among
+      "stopped", "dangling", "beyond_keep", "unused", "build_cache", "unused_volume".
+    - protected: {id, names, rule, reason} per image not deleted as a whole (kind "container"/"volume" entries
+      too when those kinds are selected). Image rules: rollback_release, running_container, stopped_container,
+      label, pattern (nothing may touch it), keep (among the newest `keep` of a repository), too_recent (unused
+      but younger than remove_unused_older_than_seconds) or not_selected.
+    Images used by any container that stays, running or stopped, are never selected, not even to untag one of
+    their tags; a container selected for removal no longer protects its image (it is removed first).
+    """
+    policy = normalize_policy(policy)
+    gone_containers, kept_containers = _select_containers(containers, policy)
+    gone_ids = {entry["id"] for entry in gone_containers}
+    staying = [container for container in containers if container.get("id") not in gone_ids]
+    gone_images, kept_images = _select_images(images, staying, policy, now)
+    gone_cache = _select_build_cache(build_cache or [], policy, now)
+    gone_volumes, kept_volumes = _select_volumes(volumes or [], staying, policy)
+    removable = gone_containers + gone_images + gone_cache + gone_volumes
+    return {"removable": removable, "protected": kept_images + kept_containers + kept_volumes}
+
+
+def reclaimed_by_kind(entries):
+    """{container, image, build_cache, volume, total}: bytes of `entries` (selection entries) per category."""
+    totals = {"container": 0, "image": 0, "build_cache": 0, "volume": 0}
+    for entry in entries:
+        totals["image" if entry["kind"] == "tag" else entry["kind"]] += entry.get("size_bytes") or 0
+    totals["total"] = sum(totals.values())
+    return totals
 
 
 def _repositories(tags):

@@ -576,6 +576,11 @@ ansible_facts:
               type: list
               elements: str
               sample: [app-data]
+            labels:
+              description: Its labels.
+              returned: always
+              type: dict
+              sample: {}
             log:
               description: Its log; V(null) when the container disappeared while the facts were gathered.
               returned: always

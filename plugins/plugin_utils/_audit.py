@@ -64,7 +64,7 @@ OPTIONAL_SOURCES = frozenset({"docker", "postgres"})
 LIST_SOURCES = frozenset({"postgres"})
 """Sources given as a list (one entry per instance) instead of one fact dict."""
 
-AVAILABLE_ROLES = frozenset({"hostcare.vps.swap"})
+AVAILABLE_ROLES = frozenset({"hostcare.vps.swap", "hostcare.vps.docker_cleanup"})
 """Roles of this collection that exist. A fix naming any other role reports it as ``planned_role`` only."""
 
 ROLE_SWAP = "hostcare.vps.swap"

@@ -179,7 +179,10 @@ def rule_docker_reclaimable(facts, limits):
                         "long-stopped containers (docker.stopped_containers). The remaining unused images are "
                         "recent tags, your rollback points. Avoid `docker system prune -a`: it also removes the "
                         "images of stopped containers and every rollback tag. Volumes are never proposed for "
-                        "deletion."),
+                        f"deletion. Role {ROLE_DOCKER_CLEANUP} does all of it (run it with --check first to see "
+                        "the list): hostcare_docker_cleanup_keep (default 3), hostcare_docker_cleanup_remove_dangling "
+                        "(default true), hostcare_docker_cleanup_build_cache_older_than (default 7d), "
+                        "hostcare_docker_cleanup_containers_older_than (off by default)."),
         risk="safe", role=ROLE_DOCKER_CLEANUP, command="\n".join(lines))]
 
 
@@ -224,7 +227,9 @@ def rule_docker_old_tags(facts, limits):
         evidence=evidence,
         recommendation=(f"These are rollback points: keep the ones you may still roll back to (or audit with a "
                         f"bigger audit_docker_keep, now {keep}) and remove the others with the command, which names "
-                        f"each tag; removing an image's last tag deletes it."),
+                        f"each tag; removing an image's last tag deletes it. Or run role {ROLE_DOCKER_CLEANUP} with "
+                        f"hostcare_docker_cleanup_keep: {keep} (protect more with hostcare_docker_cleanup_protect_patterns "
+                        f"or the label hostcare.keep=true); it never removes an image a container uses."),
         risk="caution", role=ROLE_DOCKER_CLEANUP, command=command)]
 
 
@@ -248,7 +253,9 @@ def rule_docker_dangling(facts, limits):
         f"(left behind when a tag moved to a newer build).",
         evidence=evidence,
         recommendation=("Remove them with the command, which names each image; nothing can start from an image "
-                        "without a tag, and docker refuses to remove one a container uses."),
+                        "without a tag, and docker refuses to remove one a container uses. Role "
+                        f"{ROLE_DOCKER_CLEANUP} removes them with hostcare_docker_cleanup_remove_dangling: true "
+                        "(its default)."),
         risk="caution", role=ROLE_DOCKER_CLEANUP,
         command="# no --force: docker keeps any image a container uses\n" + _command_lines("docker image rm", ids))]
 
@@ -288,7 +295,9 @@ def rule_docker_stopped(facts, limits):
         recommendation=("Check with `docker container diff` that nothing in their writable layer is needed (files "
                         "written inside a container outside a volume live there and are lost with it), then "
                         "remove them by name. Their volumes stay. A container of a compose project comes back "
-                        "with the next `docker compose up`."),
+                        f"with the next `docker compose up`. Role {ROLE_DOCKER_CLEANUP} removes them with "
+                        f"hostcare_docker_cleanup_containers_older_than: {min_days:g}d (containers labelled "
+                        "hostcare.keep=true stay)."),
         risk="caution", role=ROLE_DOCKER_CLEANUP, command=command)]
 
 

@@ -331,7 +331,8 @@ def test_protection_reasons():
 def test_the_default_policy():
     assert normalize_policy({}) == {
         "keep": 3, "remove_dangling": True, "remove_unused_older_than_seconds": None, "protect_labels": {},
-        "protect_patterns": [],
+        "protect_patterns": [], "remove_containers_older_than_seconds": None,
+        "remove_build_cache_older_than_seconds": None, "remove_volumes": False, "protect_releases": {},
     }
 
 
@@ -345,7 +346,7 @@ def test_the_default_policy():
     ({"remove_unused_older_than_seconds": -1}, "policy.remove_unused_older_than_seconds: must be a number >= 0"),
     ({"remove_unused_older_than_seconds": float("nan")}, "policy.remove_unused_older_than_seconds: must be a number"),
     ({"protect_labels": ["hostcare.keep"]}, "policy.protect_labels: expected a dict of label: value, got list"),
-    ({"protect_labels": {"a": None}}, "policy.protect_labels: 'a': label names and values must be strings"),
+    ({"protect_labels": {"a": [1]}}, "policy.protect_labels: 'a': label names and values must be strings"),
     ({"protect_patterns": "app:*"}, "policy.protect_patterns: expected a list of patterns"),
     ({"protect_patterns": [1]}, "policy.protect_patterns: expected a list of patterns"),
 ])

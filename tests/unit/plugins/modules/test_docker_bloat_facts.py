@@ -148,14 +148,14 @@ def test_facts_match_docs_facts_md_and_the_return_documentation(capsys):
         _code, result = _run_module(capsys)
     facts = result["ansible_facts"]["hostcare_docker"]
     # Leaves that are free-form dicts in the docs.
-    for item in facts["images"] + facts["volumes"]:
+    for item in facts["images"] + facts["volumes"] + facts["containers"]:
         item["labels"] = None
     facts["daemon"]["log_opts"] = None
 
     with open(os.path.join(REPO, "docs", "facts.md"), encoding="utf-8") as handle:
         section = handle.read().split("## `hostcare.vps.docker_bloat_facts`", 1)[1]
     documented = yaml.safe_load(re.search(r"```yaml\n(.*?)```", section, re.S).group(1))["hostcare_docker"]
-    for item in documented["images"] + documented["volumes"]:
+    for item in documented["images"] + documented["volumes"] + documented["containers"]:
         item["labels"] = None
     documented["daemon"]["log_opts"] = None
     assert _shape(facts) == _shape(documented)

@@ -93,8 +93,11 @@ def test_findings_have_the_documented_shape_and_safe_commands(name):
         for forbidden in ("prune -a", "prune --all", "--force", " -f ", "volume rm", "volume prune", "rm -rf",
                           "system prune", "--volumes", "rmi -f"):
             assert forbidden not in command, (item["id"], forbidden)
-        if item["id"].startswith("docker.") and item["severity"] != "ok":
-            assert item["fix"]["role"] is None  # no role exists yet
+        if item["id"] in CLEANUP_FINDINGS:
+            assert item["fix"]["role"] == "hostcare.vps.docker_cleanup" and item["fix"]["planned_role"] is None
+            assert "hostcare_docker_cleanup_" in item["recommendation"]  # names the variables that fix it
+        elif item["id"].startswith("docker.") and item["severity"] != "ok":
+            assert item["fix"]["role"] is None
     json.dumps(findings)
 
 
@@ -126,10 +129,17 @@ def test_clean_host_is_all_ok():
         ("docker.reclaimable_ok", "ok"), ("docker.logs_ok", "ok"), ("docker.daemon_log_opts_ok", "ok")]
 
 
+CLEANUP_FINDINGS = ("docker.reclaimable", "docker.old_tags", "docker.dangling_images", "docker.stopped_containers")
+
+
 def test_planned_roles():
     findings = build_findings(host())
-    for finding_id in ("docker.reclaimable", "docker.old_tags", "docker.dangling_images", "docker.stopped_containers"):
-        assert one(findings, finding_id)["fix"]["planned_role"] == "hostcare.vps.docker_cleanup"
+    for finding_id in CLEANUP_FINDINGS:
+        assert one(findings, finding_id)["fix"] == {
+            "role": "hostcare.vps.docker_cleanup", "command": one(findings, finding_id)["fix"]["command"],
+            "planned_role": None}
+    assert "hostcare_docker_cleanup_keep: 3" in one(findings, "docker.old_tags")["recommendation"]
+    assert "hostcare_docker_cleanup_containers_older_than: 7d" in one(findings, "docker.stopped_containers")["recommendation"]
     for finding_id in ("docker.logs_uncapped", "docker.daemon_log_opts"):
         assert one(findings, finding_id)["fix"]["planned_role"] == "hostcare.vps.logrotate"
     assert one(findings, "docker.unused_volumes")["fix"]["planned_role"] is None
@@ -508,4 +518,4 @@ def test_the_markdown_report_shows_the_docker_findings():
     assert "`docker.old_tags`" in text
     assert "docker image rm app:v2 app:v1 app:v0" in text
     assert "- log opts: none" in text  # an empty dict reads as none
-    assert "Role `hostcare.vps.docker_cleanup` will automate this (role coming" in text
+    assert "role `hostcare.vps.docker_cleanup`, or by hand:" in text
