@@ -93,7 +93,10 @@ def test_findings_have_the_documented_shape_and_safe_commands(name):
         for forbidden in ("prune -a", "prune --all", "--force", " -f ", "volume rm", "volume prune", "rm -rf",
                           "system prune", "--volumes", "rmi -f"):
             assert forbidden not in command, (item["id"], forbidden)
-        if item["id"].startswith("docker.") and item["severity"] != "ok":
+        if item["id"] in ("docker.logs_uncapped", "docker.daemon_log_opts"):
+            assert item["fix"]["role"] == "hostcare.vps.logrotate"
+            assert "#   hostcare_logrotate_docker_max_size: " in item["fix"]["command"]
+        elif item["id"].startswith("docker.") and item["severity"] != "ok":
             assert item["fix"]["role"] is None  # no role exists yet
     json.dumps(findings)
 
@@ -131,7 +134,10 @@ def test_planned_roles():
     for finding_id in ("docker.reclaimable", "docker.old_tags", "docker.dangling_images", "docker.stopped_containers"):
         assert one(findings, finding_id)["fix"]["planned_role"] == "hostcare.vps.docker_cleanup"
     for finding_id in ("docker.logs_uncapped", "docker.daemon_log_opts"):
-        assert one(findings, finding_id)["fix"]["planned_role"] == "hostcare.vps.logrotate"
+        finding = one(findings, finding_id)
+        assert finding["fix"]["role"] == "hostcare.vps.logrotate" and finding["fix"]["planned_role"] is None
+        assert finding["evidence"]["role_vars"] == {"hostcare_logrotate_docker_max_size": "10m",
+                                                    "hostcare_logrotate_docker_max_file": 3}
     assert one(findings, "docker.unused_volumes")["fix"]["planned_role"] is None
 
 
