@@ -31,11 +31,6 @@ from ansible_collections.hostcare.vps.plugins.plugin_utils._audit import (
 
 DAY_SECONDS = 86400
 DAEMON_JSON = "/etc/docker/daemon.json"
-
-
-def docker_log_role_vars(max_size, max_file):
-    """The hostcare.vps.logrotate variables that set the daemon's default log limit."""
-    return {"hostcare_logrotate_docker_max_size": max_size, "hostcare_logrotate_docker_max_file": int(max_file)}
 IDS_PER_LINE = 4
 """Names or ids per line of a `docker image rm` / `docker container rm` command (continued with a backslash)."""
 
@@ -384,6 +379,11 @@ def rule_docker_logs(facts, limits):
         risk="caution", role=ROLE_LOGROTATE, command="\n".join(lines))]
 
 
+def docker_log_role_vars(max_size, max_file):
+    """The hostcare.vps.logrotate variables that set the daemon's default log limit."""
+    return {"hostcare_logrotate_docker_max_size": max_size, "hostcare_logrotate_docker_max_file": int(max_file)}
+
+
 def daemon_json_command(log_opts_source, max_size, max_file):
     """Commands setting the default log-opts in /etc/docker/daemon.json without losing other settings."""
     if log_opts_source == "absent":
@@ -463,10 +463,10 @@ def rule_docker_daemon_log_opts(facts, limits):
                         f"audit and must not be repeated in the file. The role hostcare.vps.logrotate makes this "
                         f"change with the variables in evidence.role_vars."),
         risk="caution", role=ROLE_LOGROTATE,
-        command=daemon_json_command(source, max_size, max_file) + "\n"
-        + "\n".join(role_vars_lines(ROLE_LOGROTATE, evidence["role_vars"])
-                     + ["#   (it keeps every other key of daemon.json and restarts dockerd only with",
-                        "#   hostcare_logrotate_docker_restart: true)"]))]
+        command="\n".join([daemon_json_command(source, max_size, max_file)]
+                          + role_vars_lines(ROLE_LOGROTATE, evidence["role_vars"])
+                          + ["#   (it keeps every other key of daemon.json and restarts dockerd only with",
+                             "#   hostcare_logrotate_docker_restart: true)"]))]
 
 
 # --------------------------------------------------------------------------------------------- volumes

@@ -1,4 +1,3 @@
-#!/usr/bin/python3
 """Read LOG and its rotated files (LOG.N, LOG.N.gz), oldest first, and compare their lines with 1..N.
 
 usage: check_lines.py LOG N    prints a JSON summary:

@@ -1,4 +1,3 @@
-#!/usr/bin/python3
 """Append numbered lines (1, 2, 3 ...) to a log file until SIGTERM, reopening the file on SIGHUP.
 
 usage: writer.py LOG PIDFILE COUNTFILE [DELAY_SECONDS]
