@@ -94,6 +94,8 @@ bench: $(VENV)/.test-ready | $(COLLECTION_LINK)
 	$(VENV)/bin/python tests/bench/bench_disk_scan.py
 	bash tests/scripts/ensure-docker.sh
 	$(VENV)/bin/python tests/bench/bench_docker_bloat.py
+	bash tests/scripts/ensure-test-packages.sh
+	$(VENV)/bin/python tests/bench/bench_logrotate_loss.py
 	bash tests/bench/bench_audit.sh $(VENV)
 
 clean:

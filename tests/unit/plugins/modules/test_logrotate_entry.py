@@ -123,3 +123,17 @@ def test_hourly_moves_between_directories_and_absent_removes(capsys, dirs):
     assert os.listdir(hourly) == []
     code, result = run(capsys, daily, hourly, name="myapp", state="absent")
     assert code == 0 and result["changed"] is False
+
+
+def test_check_mode_without_logrotate_warns_instead_of_failing(capsys, dirs):
+    daily, hourly, logs = dirs
+    real_get_bin_path = basic.AnsibleModule.get_bin_path
+
+    def without_logrotate(self, name, *args, **kwargs):
+        return None if name == "logrotate" else real_get_bin_path(self, name, *args, **kwargs)
+
+    with mock.patch.object(basic.AnsibleModule, "get_bin_path", without_logrotate):
+        code, result = run(capsys, daily, hourly, name="myapp", paths=[f"{logs}/app.log"], _ansible_check_mode=True)
+        assert code == 0 and result["changed"] and os.listdir(daily) == []
+        code, result = run(capsys, daily, hourly, name="myapp", paths=[f"{logs}/app.log"])
+        assert code == 1 and result["msg"].startswith("hostcare.vps.logrotate: logrotate is not installed")
