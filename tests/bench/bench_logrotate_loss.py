@@ -47,7 +47,7 @@ def run_once(workdir, size_mib, rate, style):
         os.remove(os.path.join(workdir, name))
     with open(log, "wb") as handle:
         block = FILLER * (1024 * 1024 // len(FILLER))  # whole lines: the writer's first line must start a line
-        for _ in range(size_mib):
+        for dummy in range(size_mib):
             handle.write(block)
     config = os.path.join(workdir, "bench.conf")
     with open(config, "w", encoding="utf-8") as handle:
@@ -88,7 +88,7 @@ def main():
         for size in (int(value) for value in args.sizes.split(",")):
             results = {}
             for style in ("copytruncate", "create"):
-                runs = [run_once(workdir, size, args.rate, style) for _ in range(args.runs)]
+                runs = [run_once(workdir, size, args.rate, style) for dummy in range(args.runs)]
                 results[style] = (statistics.median(r[0] for r in runs), statistics.median(r[1] for r in runs))
             (copy_time, copy_lost), (create_time, create_lost) = results["copytruncate"], results["create"]
             print(f"{size:>6} MiB {copy_time:>12.3f} s {copy_lost:>6.0f} {create_time:>10.3f} s {create_lost:>6.0f} "
