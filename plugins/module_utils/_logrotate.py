@@ -143,6 +143,32 @@ def logrotate_errors(output, tmp_path, dest_path):
     return errors or [line.strip() for line in output.splitlines() if line.strip()][-3:]
 
 
+def staged_main_config(main_text, config_dir, staged_dir):
+    """logrotate's main configuration with its `include <config_dir>` pointed at a staged copy of that directory.
+
+    With no main configuration, or one that does not include config_dir, just the include of the staged copy.
+    """
+    wanted = config_dir.rstrip("/")
+    lines, replaced = [], False
+    for line in (main_text or "").splitlines():
+        words = line.split()
+        if len(words) == 2 and words[0] == "include" and words[1].rstrip("/") == wanted:
+            lines.append(f"include {staged_dir}")
+            replaced = True
+        else:
+            lines.append(line)
+    if not replaced:
+        return f"include {staged_dir}\n"
+    return "\n".join(lines) + "\n"
+
+
+def new_errors(output_without, output_with):
+    """logrotate's error lines that appear only once the entry is added (other files' own errors are not ours)."""
+    before = {line.strip() for line in output_without.splitlines() if line.strip().startswith("error:")}
+    return [line.strip() for line in output_with.splitlines()
+            if line.strip().startswith("error:") and line.strip() not in before]
+
+
 # --- Docker daemon.json ------------------------------------------------------------------------------------------
 
 class DaemonJsonError(ValueError):

@@ -139,6 +139,13 @@ options:
       - Directory of the hourly entries, read by the role's hourly logrotate run.
     type: path
     default: /etc/logrotate.hourly.d
+  main_config:
+    description:
+      - logrotate's main configuration, which includes O(config_dir). A new daily entry is also checked with
+        C(logrotate -d) as part of it (on a copy), so that a log another entry already names is refused (logrotate
+        would skip one of the two). Hourly entries are checked with the other hourly entries.
+    type: path
+    default: /etc/logrotate.conf
 attributes:
   check_mode:
     support: full
@@ -199,7 +206,9 @@ from ansible_collections.hostcare.vps.plugins.module_utils._logrotate import (
     entry_errors,
     is_ours,
     logrotate_errors,
+    new_errors,
     render_entry,
+    staged_main_config,
 )
 
 ENTRY_KEYS = (
@@ -245,8 +254,36 @@ def refuse_foreign(module, path, name):
     return content
 
 
-def validate(module, content, dest):
-    """Run `logrotate -d` on the new content; fail with logrotate's message when it reports an error."""
+def run_logrotate_debug(module, logrotate, workdir, config):
+    rc, out, err = module.run_command([logrotate, "-d", "-s", os.path.join(workdir, "status"), config])
+    return rc, err + "\n" + out
+
+
+def stage_configuration(workdir, config_dir, main_config, name, content):
+    """A copy of the configuration logrotate's run reads, with the entry `name` set to `content` (None: without
+    it); returns the path of the staged main configuration."""
+    staged_dir = tempfile.mkdtemp(dir=workdir)
+    if os.path.isdir(config_dir):
+        for entry_name in os.listdir(config_dir):
+            source = os.path.join(config_dir, entry_name)
+            if entry_name != name and os.path.isfile(source):
+                shutil.copyfile(source, os.path.join(staged_dir, entry_name))
+                os.chmod(os.path.join(staged_dir, entry_name), 0o644)
+    if content is not None:
+        with open(os.path.join(staged_dir, name), "w", encoding="utf-8") as handle:
+            handle.write(content)
+        os.chmod(os.path.join(staged_dir, name), 0o644)
+    main = os.path.join(staged_dir + ".conf")
+    with open(main, "w", encoding="utf-8") as handle:
+        handle.write(staged_main_config(read_text(main_config) if main_config else None, config_dir, staged_dir))
+    os.chmod(main, 0o644)
+    return main
+
+
+def validate(module, content, dest, main_config):
+    """Run `logrotate -d` on the new content alone, then on the whole configuration with and without it (a log
+    that another entry already names makes logrotate skip one of them); fail with logrotate's message when it
+    reports an error of the entry's own."""
     logrotate = module.get_bin_path("logrotate")
     if not logrotate and module.check_mode:
         # The role installs logrotate first; in check mode that install did not happen.
@@ -261,11 +298,19 @@ def validate(module, content, dest):
         with open(candidate, "w", encoding="utf-8") as handle:
             handle.write(content)
         os.chmod(candidate, 0o644)
-        rc, out, err = module.run_command([logrotate, "-d", "-s", os.path.join(workdir, "status"), candidate])
+        rc, output = run_logrotate_debug(module, logrotate, workdir, candidate)
+        errors = logrotate_errors(output, candidate, dest) if rc != 0 else []
+        if not errors:
+            config_dir, name = os.path.split(dest)
+            outputs = []
+            for staged_content in (None, content):
+                main = stage_configuration(workdir, config_dir, main_config, name, staged_content)
+                dummy, output = run_logrotate_debug(module, logrotate, workdir, main)
+                outputs.append(output.replace(main[:-len(".conf")], config_dir))
+            errors = new_errors(*outputs)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
-    if rc != 0:
-        errors = logrotate_errors(err + "\n" + out, candidate, dest)
+    if errors:
         module.fail_json(msg=f"hostcare.vps.logrotate: logrotate refused the entry for {dest}: "
                              f"{' | '.join(errors)}. {dest} was not changed.",
                          logrotate_errors=errors, content=content)
@@ -312,6 +357,7 @@ def main():
             postrotate=dict(type="list", elements="str"),
             config_dir=dict(type="path", default="/etc/logrotate.d"),
             hourly_config_dir=dict(type="path", default="/etc/logrotate.hourly.d"),
+            main_config=dict(type="path", default="/etc/logrotate.conf"),
         ),
         required_if=[("state", "present", ["paths"])],
         supports_check_mode=True,
@@ -351,7 +397,7 @@ def main():
     content = render_entry(entry) if dest else ""
     changed = bool(to_remove) or (dest is not None and current != content)
     if dest is not None and current != content:
-        validate(module, content, dest)
+        validate(module, content, dest, params["main_config"] if not hourly else None)
 
     header = dest or targets[0]
     before = current if dest else "".join(read_text(path) or "" for path in to_remove)

@@ -172,3 +172,19 @@ def test_uncapped_containers():
         inspect("journald", driver="journald"),
     ]
     assert lr.uncapped_containers(inspections) == ["local-unlimited", "web", "worker"]
+
+
+def test_staged_main_config_points_the_include_at_the_copy():
+    main = "weekly\nrotate 4\ncreate\ninclude /etc/logrotate.d/\n/var/log/wtmp {\n    monthly\n}\n"
+    assert lr.staged_main_config(main, "/etc/logrotate.d", "/tmp/s") == (
+        "weekly\nrotate 4\ncreate\ninclude /tmp/s\n/var/log/wtmp {\n    monthly\n}\n")
+    assert lr.staged_main_config("weekly\ninclude /etc/other\n", "/etc/logrotate.d", "/tmp/s") == "include /tmp/s\n"
+    assert lr.staged_main_config(None, "/etc/logrotate.hourly.d", "/tmp/s") == "include /tmp/s\n"
+
+
+def test_new_errors_ignores_the_errors_other_files_already_had():
+    without = "reading config file vendor\nerror: stat of /var/log/gone failed: No such file or directory\n"
+    with_entry = without + "error: vendor:1 duplicate log entry for /srv/app.log\nerror: found error in file vendor, skipping\n"
+    assert lr.new_errors(without, with_entry) == [
+        "error: vendor:1 duplicate log entry for /srv/app.log", "error: found error in file vendor, skipping"]
+    assert lr.new_errors(without, without) == []

@@ -137,3 +137,20 @@ def test_check_mode_without_logrotate_warns_instead_of_failing(capsys, dirs):
         assert code == 0 and result["changed"] and os.listdir(daily) == []
         code, result = run(capsys, daily, hourly, name="myapp", paths=[f"{logs}/app.log"])
         assert code == 1 and result["msg"].startswith("hostcare.vps.logrotate: logrotate is not installed")
+
+
+def test_refuses_a_log_another_entry_already_names(capsys, dirs, tmp_path):
+    daily, hourly, logs = dirs
+    (logs / "app.log").write_text("x\n")
+    (daily / "vendor").write_text(f"{logs}/*.log {{\n    weekly\n}}\n")
+    # Another file's own error (a missing log without missingok) is not this entry's problem.
+    (daily / "broken").write_text(f"{logs}/gone/x.log {{\n    weekly\n}}\n")
+    main = tmp_path / "logrotate.conf"
+    main.write_text(f"weekly\nrotate 4\ninclude {daily}\n")
+    code, result = run(capsys, daily, hourly, name="myapp", paths=[f"{logs}/app.log"], main_config=str(main))
+    assert code == 1
+    assert f"duplicate log entry for {logs}/app.log" in result["msg"]
+    assert "gone" not in result["msg"]
+    assert sorted(os.listdir(daily)) == ["broken", "vendor"]
+    code, result = run(capsys, daily, hourly, name="myapp", paths=[f"{logs}/other.log"], main_config=str(main))
+    assert code == 0 and result["changed"]
