@@ -997,20 +997,25 @@ def rule_journal(facts, limits):
                f"  printf '[Journal]\\nSystemMaxUse={_mib_arg(vacuum)}\\n' | "
                f"sudo tee /etc/systemd/journald.conf.d/90-hostcare-size.conf && \\\n"
                f"  sudo systemctl restart systemd-journald")
+    role_vars = {"hostcare_logrotate_journald_system_max_use": _mib_arg(vacuum),
+                 "hostcare_logrotate_journald_vacuum_size": _mib_arg(vacuum)}
+    command += "\n" + "\n".join(role_vars_lines(ROLE_LOGROTATE, role_vars))
     recommendation = (f"Vacuum the journal to {format_size(vacuum)} and cap it with SystemMaxUse (journald's own "
                       f"default is 10% of the filesystem, up to 4 GiB). Vacuuming deletes only the oldest "
-                      f"archived entries.")
+                      f"archived entries. The role hostcare.vps.logrotate does both (evidence.role_vars).")
     if size > limits["journal_warning_bytes"]:
         return [make_finding(
             "disk.journal_large", "warning", f"systemd journal uses {format_size(size)}",
             f"The systemd journal uses {format_size(size)} (> {format_size(limits['journal_warning_bytes'])}).",
-            evidence=evidence, recommendation=recommendation, risk="safe", command=command)]
+            evidence={**evidence, "role_vars": role_vars}, recommendation=recommendation, risk="safe",
+            role=ROLE_LOGROTATE, command=command)]
     if size > limits["journal_info_bytes"]:
         return [make_finding(
             "disk.journal_growing", "info", f"systemd journal uses {format_size(size)}",
             f"The systemd journal uses {format_size(size)} (> {format_size(limits['journal_info_bytes'])}; "
             f"warning above {format_size(limits['journal_warning_bytes'])}).",
-            evidence=evidence, recommendation=recommendation, risk="safe", command=command)]
+            evidence={**evidence, "role_vars": role_vars}, recommendation=recommendation, risk="safe",
+            role=ROLE_LOGROTATE, command=command)]
     return [make_finding(
         "disk.journal_ok", "ok", f"systemd journal: {format_size(size)}: ok",
         f"The systemd journal uses {format_size(size)} (info above {format_size(limits['journal_info_bytes'])}).",

@@ -485,6 +485,10 @@ def test_journal(size, expected, severity):
     if severity != "ok":
         assert item["fix"]["command"].startswith("sudo journalctl --rotate --vacuum-size=500M")
         assert item["risk"] == "safe"
+        assert item["fix"]["role"] == "hostcare.vps.logrotate"
+        assert item["evidence"]["role_vars"] == {"hostcare_logrotate_journald_system_max_use": "500M",
+                                                 "hostcare_logrotate_journald_vacuum_size": "500M"}
+        assert item["fix"]["command"].endswith("#   hostcare_logrotate_journald_vacuum_size: 500M")
 
 
 def test_no_journal_directory_is_ok():
