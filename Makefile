@@ -95,6 +95,8 @@ bench: $(VENV)/.test-ready | $(COLLECTION_LINK)
 	bash tests/scripts/ensure-docker.sh
 	$(VENV)/bin/python tests/bench/bench_docker_bloat.py
 	$(VENV)/bin/python tests/bench/bench_docker_cleanup.py
+	bash tests/scripts/ensure-test-packages.sh
+	$(VENV)/bin/python tests/bench/bench_logrotate_loss.py
 	bash tests/bench/bench_audit.sh $(VENV)
 	bash tests/bench/bluegreen.sh $(VENV)
 

@@ -28,6 +28,8 @@ Pure functions, no I/O.
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Mapping
 
 from ansible_collections.hostcare.vps.plugins.module_utils._units import (
@@ -64,7 +66,7 @@ OPTIONAL_SOURCES = frozenset({"docker", "postgres"})
 LIST_SOURCES = frozenset({"postgres"})
 """Sources given as a list (one entry per instance) instead of one fact dict."""
 
-AVAILABLE_ROLES = frozenset({"hostcare.vps.swap", "hostcare.vps.docker_cleanup"})
+AVAILABLE_ROLES = frozenset({"hostcare.vps.swap", "hostcare.vps.docker_cleanup", "hostcare.vps.logrotate"})
 """Roles of this collection that exist. A fix naming any other role reports it as ``planned_role`` only."""
 
 ROLE_SWAP = "hostcare.vps.swap"
@@ -995,20 +997,25 @@ def rule_journal(facts, limits):
                f"  printf '[Journal]\\nSystemMaxUse={_mib_arg(vacuum)}\\n' | "
                f"sudo tee /etc/systemd/journald.conf.d/90-hostcare-size.conf && \\\n"
                f"  sudo systemctl restart systemd-journald")
+    role_vars = {"hostcare_logrotate_journald_system_max_use": _mib_arg(vacuum),
+                 "hostcare_logrotate_journald_vacuum_size": _mib_arg(vacuum)}
+    command += "\n" + "\n".join(role_vars_lines(ROLE_LOGROTATE, role_vars))
     recommendation = (f"Vacuum the journal to {format_size(vacuum)} and cap it with SystemMaxUse (journald's own "
                       f"default is 10% of the filesystem, up to 4 GiB). Vacuuming deletes only the oldest "
-                      f"archived entries.")
+                      f"archived entries. The role hostcare.vps.logrotate does both (evidence.role_vars).")
     if size > limits["journal_warning_bytes"]:
         return [make_finding(
             "disk.journal_large", "warning", f"systemd journal uses {format_size(size)}",
             f"The systemd journal uses {format_size(size)} (> {format_size(limits['journal_warning_bytes'])}).",
-            evidence=evidence, recommendation=recommendation, risk="safe", command=command)]
+            evidence={**evidence, "role_vars": role_vars}, recommendation=recommendation, risk="safe",
+            role=ROLE_LOGROTATE, command=command)]
     if size > limits["journal_info_bytes"]:
         return [make_finding(
             "disk.journal_growing", "info", f"systemd journal uses {format_size(size)}",
             f"The systemd journal uses {format_size(size)} (> {format_size(limits['journal_info_bytes'])}; "
             f"warning above {format_size(limits['journal_warning_bytes'])}).",
-            evidence=evidence, recommendation=recommendation, risk="safe", command=command)]
+            evidence={**evidence, "role_vars": role_vars}, recommendation=recommendation, risk="safe",
+            role=ROLE_LOGROTATE, command=command)]
     return [make_finding(
         "disk.journal_ok", "ok", f"systemd journal: {format_size(size)}: ok",
         f"The systemd journal uses {format_size(size)} (info above {format_size(limits['journal_info_bytes'])}).",
@@ -1057,6 +1064,47 @@ def logrotate_snippet(paths, max_size_bytes):
     return f"# already configured somewhere? (a duplicate entry makes logrotate skip the file)\n{check}\n{body}"
 
 
+def _yaml_scalar(value):
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_yaml_scalar(item) for item in value) + "]"
+    text = str(value)
+    return text if re.match(r"^[A-Za-z0-9_./*-]+$", text) and text not in ("true", "false", "null") else json.dumps(text)
+
+
+def role_vars_lines(role, role_vars):
+    """Commented YAML lines showing the variables of ``role`` that apply a fix (values: scalars, lists of
+    scalars, or lists of flat dicts)."""
+    lines = [f"# or let the role {role} do it, with these variables:"]
+    for key, value in role_vars.items():
+        if isinstance(value, list) and value and isinstance(value[0], Mapping):
+            lines.append(f"#   {key}:")
+            for item in value:
+                for index, (name, field) in enumerate(item.items()):
+                    lines.append(f"#     {'- ' if index == 0 else '  '}{name}: {_yaml_scalar(field)}")
+        else:
+            lines.append(f"#   {key}: {_yaml_scalar(value)}")
+    return lines
+
+
+def logrotate_entry_name(directory):
+    """A hostcare.vps.logrotate entry name for the logs of ``directory`` (/var/www/app/log -> var-www-app-log)."""
+    return (re.sub(r"[^A-Za-z0-9]+", "-", directory).strip("-") or "root")[:64].rstrip("-")
+
+
+def logrotate_role_vars(paths):
+    """hostcare_logrotate_entries for ``paths``: one entry per directory, naming the files themselves (a glob
+    could take files another entry already rotates, and logrotate skips a log named twice)."""
+    directories = {}
+    for path in paths:
+        directories.setdefault(path.rsplit("/", 1)[0] or "/", []).append(path)
+    return {"hostcare_logrotate_entries": [
+        {"name": logrotate_entry_name(directory), "paths": files, "frequency": "daily", "rotate": 14,
+         "compress": True, "copytruncate": True}
+        for directory, files in directories.items()]}
+
+
 @rule("disk.unrotated_logs", needs=("disk",))
 def rule_unrotated_logs(facts, limits):
     """*.log files >= the minimum size with no rotated sibling -> warning listing them."""
@@ -1079,17 +1127,20 @@ def rule_unrotated_logs(facts, limits):
             evidence=_size("min_size", minimum))]
     total = sum(row["size_bytes"] for row in logs)
     listed = ", ".join(f"{row['path']} ({row['size']})" for row in logs[:3]) + (" ..." if len(logs) > 3 else "")
+    role_vars = logrotate_role_vars([row["path"] for row in logs])
     return [make_finding(
         "disk.unrotated_logs", "warning",
         f"{_plural(len(logs), 'large log file')} never rotated ({format_size(total)})",
         f"{_plural(len(logs), 'log file')} of {format_size(minimum)} or more have no rotated copy: {listed}.",
-        evidence={"logs": logs, **_size("total", total), **_size("min_size", minimum)},
+        evidence={"logs": logs, **_size("total", total), **_size("min_size", minimum), "role_vars": role_vars},
         recommendation=("Rotate them with logrotate: check no existing entry covers them, write the drop-in, "
-                        "test it with `logrotate -d` (a dry run). copytruncate keeps the app writing to the "
-                        "same file but may lose a few lines during rotation; use the app's reopen signal instead "
-                        "where it has one."),
+                        "test it with `logrotate -d` (a dry run), or apply the role hostcare.vps.logrotate with "
+                        "the entry in evidence.role_vars (it runs `logrotate -d` itself). copytruncate keeps the "
+                        "app writing to the same file but may lose a few lines during rotation; use the app's "
+                        "reopen signal instead where it has one."),
         risk="caution", role=ROLE_LOGROTATE,
-        command=logrotate_snippet([row["path"] for row in logs], minimum))]
+        command=logrotate_snippet([row["path"] for row in logs], minimum) + "\n"
+        + "\n".join(role_vars_lines(ROLE_LOGROTATE, role_vars)))]
 
 
 # --------------------------------------------------------------------------------------------- more rules

@@ -25,6 +25,7 @@ from ansible_collections.hostcare.vps.plugins.plugin_utils._audit import (
     _plural,
     _size,
     make_finding,
+    role_vars_lines,
     rule,
 )
 
@@ -359,6 +360,11 @@ def rule_docker_logs(facts, limits):
         lines.append("# to free the space now, empty the biggest logs (their history is lost: copy what you need "
                      "first):")
         lines.extend(f"sudo truncate -s 0 {row['path']}" for row in large[:limits["top_consumers"]])
+    role_vars = docker_log_role_vars(max_size, max_file)
+    evidence["role_vars"] = role_vars
+    lines.extend(role_vars_lines(ROLE_LOGROTATE, role_vars))
+    lines.append("#   (it sets the default for new containers and lists the running ones still without a limit;")
+    lines.append("#   re-creating them stays yours)")
     head = uncapped[0]
     size_text = ""
     if total:
@@ -377,8 +383,14 @@ def rule_docker_logs(facts, limits):
         recommendation=(f"Give each container a log limit (max-size {max_size}, max-file {max_file}) and a daemon "
                         f"default for new ones (see docker.daemon_log_opts). The limit applies only when the "
                         f"container is re-created. Emptying a log with truncate frees the space at once while "
-                        f"the container keeps running."),
+                        f"the container keeps running. The role hostcare.vps.logrotate sets the default "
+                        f"(evidence.role_vars) and lists the containers still to re-create."),
         risk="caution", role=ROLE_LOGROTATE, command="\n".join(lines))]
+
+
+def docker_log_role_vars(max_size, max_file):
+    """The hostcare.vps.logrotate variables that set the daemon's default log limit."""
+    return {"hostcare_logrotate_docker_max_size": max_size, "hostcare_logrotate_docker_max_file": int(max_file)}
 
 
 def daemon_json_command(log_opts_source, max_size, max_file):
@@ -447,6 +459,7 @@ def rule_docker_daemon_log_opts(facts, limits):
     max_size = _docker_log_size(limits["docker_log_max_size_bytes"])
     max_file = str(limits["docker_log_max_file"])
     evidence["proposed_log_opts"] = {"max-size": max_size, "max-file": max_file}
+    evidence["role_vars"] = docker_log_role_vars(max_size, max_file)
     where = "there is no daemon.json" if source == "absent" else "daemon.json sets no max-size"
     return [make_finding(
         "docker.daemon_log_opts", "warning", "Docker has no default log size limit for new containers",
@@ -456,9 +469,13 @@ def rule_docker_daemon_log_opts(facts, limits):
                         f"containers created afterwards get them; re-create the existing ones (see "
                         f"docker.logs_uncapped). Restarting dockerd restarts every container unless live-restore "
                         f"is enabled. Options given on dockerd's command line (--log-opt) are not seen by the "
-                        f"audit and must not be repeated in the file."),
+                        f"audit and must not be repeated in the file. The role hostcare.vps.logrotate makes this "
+                        f"change with the variables in evidence.role_vars."),
         risk="caution", role=ROLE_LOGROTATE,
-        command=daemon_json_command(source, max_size, max_file))]
+        command="\n".join([daemon_json_command(source, max_size, max_file)]
+                          + role_vars_lines(ROLE_LOGROTATE, evidence["role_vars"])
+                          + ["#   (it keeps every other key of daemon.json and restarts dockerd only with",
+                             "#   hostcare_logrotate_docker_restart: true)"]))]
 
 
 # --------------------------------------------------------------------------------------------- volumes

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# System packages the live unit tests use on this machine: a PostgreSQL server for throwaway clusters
+# System packages the live unit tests use on this machine: logrotate (entries are checked with the real
+# logrotate -d), a PostgreSQL server for throwaway clusters
 # (initdb on a loopback port) and both psycopg drivers for the system python3. Installed as root on
 # Debian/Ubuntu; otherwise the tests themselves say what is missing.
 set -euo pipefail
-packages=(postgresql python3-psycopg python3-psycopg2)
+packages=(postgresql python3-psycopg python3-psycopg2 logrotate)
 missing=()
 for package in "${packages[@]}"; do
   dpkg-query -W -f '${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")

@@ -485,6 +485,10 @@ def test_journal(size, expected, severity):
     if severity != "ok":
         assert item["fix"]["command"].startswith("sudo journalctl --rotate --vacuum-size=500M")
         assert item["risk"] == "safe"
+        assert item["fix"]["role"] == "hostcare.vps.logrotate"
+        assert item["evidence"]["role_vars"] == {"hostcare_logrotate_journald_system_max_use": "500M",
+                                                 "hostcare_logrotate_journald_vacuum_size": "500M"}
+        assert item["fix"]["command"].endswith("#   hostcare_logrotate_journald_vacuum_size: 500M")
 
 
 def test_no_journal_directory_is_ok():
@@ -525,10 +529,39 @@ def test_unrotated_logs_min_size(size, expected):
     item = one(build_findings(facts), expected)
     if expected == "disk.unrotated_logs":
         assert item["severity"] == "warning"
-        assert item["fix"]["planned_role"] == "hostcare.vps.logrotate"
-        assert item["fix"]["role"] is None
+        assert item["fix"]["role"] == "hostcare.vps.logrotate"
+        assert item["fix"]["planned_role"] is None
         assert "/srv/app/log/app.log {" in item["fix"]["command"]
         assert "logrotate -d /etc/logrotate.d/hostcare-unrotated" in item["fix"]["command"]
+        assert item["evidence"]["role_vars"] == {"hostcare_logrotate_entries": [
+            {"name": "srv-app-log", "paths": ["/srv/app/log/app.log"], "frequency": "daily", "rotate": 14,
+             "compress": True, "copytruncate": True}]}
+        assert item["fix"]["command"].endswith(
+            "# or let the role hostcare.vps.logrotate do it, with these variables:\n"
+            "#   hostcare_logrotate_entries:\n"
+            "#     - name: srv-app-log\n"
+            "#       paths: [/srv/app/log/app.log]\n"
+            "#       frequency: daily\n"
+            "#       rotate: 14\n"
+            "#       compress: true\n"
+            "#       copytruncate: true")
+
+
+def test_logrotate_role_vars_one_entry_per_directory():
+    assert _audit.logrotate_role_vars(["/var/www/a/log/x.log", "/var/log/y.log", "/var/www/a/log/z.log"]) == {
+        "hostcare_logrotate_entries": [
+            {"name": "var-www-a-log", "paths": ["/var/www/a/log/x.log", "/var/www/a/log/z.log"],
+             "frequency": "daily", "rotate": 14, "compress": True, "copytruncate": True},
+            {"name": "var-log", "paths": ["/var/log/y.log"], "frequency": "daily", "rotate": 14, "compress": True,
+             "copytruncate": True}]}
+    assert _audit.logrotate_entry_name("/") == "root"
+    assert _audit.logrotate_entry_name("/srv/" + "x" * 80) == "srv-" + "x" * 60
+
+
+def test_role_vars_lines_quote_what_yaml_would_misread():
+    assert _audit.role_vars_lines("r", {"a": "10m", "b": 3, "c": "x: y", "d": True, "e": "null"}) == [
+        "# or let the role r do it, with these variables:", "#   a: 10m", "#   b: 3", '#   c: "x: y"',
+        "#   d: true", '#   e: "null"']
 
 
 def test_unrotated_logs_listed_biggest_first():
@@ -687,11 +720,12 @@ def test_make_finding_validates():
 
 
 def test_make_fix_planned_vs_available(monkeypatch):
-    assert _audit.make_fix("hostcare.vps.logrotate", "cmd") == {"role": None, "command": "cmd",
-                                                                "planned_role": "hostcare.vps.logrotate"}
-    monkeypatch.setattr(_audit, "AVAILABLE_ROLES", frozenset({"hostcare.vps.logrotate"}))
-    assert _audit.make_fix("hostcare.vps.logrotate", "cmd") == {"role": "hostcare.vps.logrotate", "command": "cmd",
-                                                                "planned_role": None}
+    assert "hostcare.vps.logrotate" in _audit.AVAILABLE_ROLES
+    assert _audit.make_fix("hostcare.vps.someday", "cmd") == {"role": None, "command": "cmd",
+                                                              "planned_role": "hostcare.vps.someday"}
+    monkeypatch.setattr(_audit, "AVAILABLE_ROLES", frozenset({"hostcare.vps.someday"}))
+    assert _audit.make_fix("hostcare.vps.someday", "cmd") == {"role": "hostcare.vps.someday", "command": "cmd",
+                                                              "planned_role": None}
 
 
 def test_sort_findings_is_stable_by_severity():

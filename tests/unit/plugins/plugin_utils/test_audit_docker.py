@@ -96,6 +96,9 @@ def test_findings_have_the_documented_shape_and_safe_commands(name):
         if item["id"] in CLEANUP_FINDINGS:
             assert item["fix"]["role"] == "hostcare.vps.docker_cleanup" and item["fix"]["planned_role"] is None
             assert "hostcare_docker_cleanup_" in item["recommendation"]  # names the variables that fix it
+        elif item["id"] in ("docker.logs_uncapped", "docker.daemon_log_opts"):
+            assert item["fix"]["role"] == "hostcare.vps.logrotate"
+            assert "#   hostcare_logrotate_docker_max_size: " in item["fix"]["command"]
         elif item["id"].startswith("docker.") and item["severity"] != "ok":
             assert item["fix"]["role"] is None
     json.dumps(findings)
@@ -141,7 +144,10 @@ def test_planned_roles():
     assert "hostcare_docker_cleanup_keep: 3" in one(findings, "docker.old_tags")["recommendation"]
     assert "hostcare_docker_cleanup_containers_older_than: 7d" in one(findings, "docker.stopped_containers")["recommendation"]
     for finding_id in ("docker.logs_uncapped", "docker.daemon_log_opts"):
-        assert one(findings, finding_id)["fix"]["planned_role"] == "hostcare.vps.logrotate"
+        finding = one(findings, finding_id)
+        assert finding["fix"]["role"] == "hostcare.vps.logrotate" and finding["fix"]["planned_role"] is None
+        assert finding["evidence"]["role_vars"] == {"hostcare_logrotate_docker_max_size": "10m",
+                                                    "hostcare_logrotate_docker_max_file": 3}
     assert one(findings, "docker.unused_volumes")["fix"]["planned_role"] is None
 
 

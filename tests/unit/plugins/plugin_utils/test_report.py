@@ -86,7 +86,8 @@ def test_markdown_for_a_troubled_host():
     assert "- use percent: 91.2%" in text
     # a planned role is never presented as available
     assert "role `hostcare.vps.swap`" in text
-    assert "Role `hostcare.vps.logrotate` will automate this (role coming" in text
+    assert "**Fix** (risk: **caution**): role `hostcare.vps.logrotate`, or by hand:" in text
+    assert "Role `hostcare.vps.logrotate` will automate this" not in text
     # commands in fenced blocks
     assert "```sh\nsudo apt-get clean\n```" in text
     assert text.count("```sh") == text.count("```") / 2
@@ -163,9 +164,9 @@ def test_console_lines_for_a_healthy_host():
 
 
 def test_console_fix_with_role_only():
-    finding = make_finding("x.y", "warning", "T", "S.", role="hostcare.vps.logrotate")
+    finding = make_finding("x.y", "warning", "T", "S.", role="hostcare.vps.someday")
     lines = console_lines(build_host_report("h", [finding]))
-    assert lines[-1] == "          fix (safe): role hostcare.vps.logrotate (coming)"
+    assert lines[-1] == "          fix (safe): role hostcare.vps.someday (coming)"
     finding = make_finding("x.y", "warning", "T", "S.", role="hostcare.vps.swap")
     lines = console_lines(build_host_report("h", [finding]))
     assert lines[-1] == "          fix (safe): role hostcare.vps.swap"

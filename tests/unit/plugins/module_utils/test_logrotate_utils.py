@@ -1,0 +1,190 @@
+# Copyright: hostcare.vps contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Entry checks and rendering, logrotate's error lines, the daemon.json merge and the uncapped containers."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from ansible_collections.hostcare.vps.plugins.module_utils import _logrotate as lr
+
+BASE = {
+    "name": "myapp", "state": "present", "paths": ["/var/www/myapp/log/*.log"], "frequency": "daily", "rotate": 14,
+    "compress": True, "delaycompress": False, "missingok": True, "notifempty": True, "dateext": False,
+    "copytruncate": False, "sharedscripts": False,
+}
+
+
+def entry(**changes):
+    return {**BASE, **changes}
+
+
+def test_a_good_entry_has_no_errors():
+    assert lr.entry_errors(entry()) == []
+
+
+@pytest.mark.parametrize("changes, expected", [
+    ({"name": "my.app"}, "name='my.app' must be"),
+    ({"name": "../x"}, "name='../x' must be"),
+    ({"name": ""}, "name='' must be"),
+    ({"paths": []}, "paths must be a non-empty list"),
+    ({"paths": ["log/app.log"]}, "paths: 'log/app.log' must be an absolute path"),
+    ({"paths": ['/var/log/"x"']}, "must be an absolute path or glob without quotes"),
+    ({"frequency": "fortnightly"}, "frequency='fortnightly' must be one of: hourly, daily, weekly, monthly"),
+    ({"rotate": -1}, "rotate=-1 must be"),
+    ({"rotate": True}, "rotate=True must be"),
+    ({"size": "10X"}, "size='10X' must be bytes or a number with k, M or G"),
+    ({"size": "10M", "maxsize": "1G"}, "set size, or maxsize/minsize, not both"),
+    ({"copytruncate": True, "create_mode": "0640"}, "copytruncate and create_mode exclude each other"),
+    ({"create_mode": "rw-r"}, "create_mode='rw-r' must be an octal mode"),
+    ({"create_mode": "0640", "create_group": "adm"}, "create_group needs create_owner"),
+    ({"create_owner": "deploy"}, "create_owner needs create_mode"),
+    ({"su_user": "deploy"}, "su_user and su_group go together"),
+    ({"su_user": "a b", "su_group": "c"}, "su_user='a b' is not a user or group name"),
+    ({"postrotate": ["kill -HUP 1", "endscript"]}, "postrotate must not contain 'endscript'"),
+    ({"state": "gone"}, "state='gone' must be one of: present, absent"),
+])
+def test_errors_name_the_option(changes, expected):
+    errors = lr.entry_errors(entry(**changes))
+    assert any(expected in error for error in errors), errors
+
+
+def test_absent_needs_only_a_name():
+    assert lr.entry_errors({"name": "myapp", "state": "absent"}) == []
+
+
+def test_renders_create_with_signal():
+    text = lr.render_entry(entry(
+        paths=["/var/www/myapp/log/*.log", "/var/log/my app.log"], delaycompress=True, sharedscripts=True,
+        create_mode="0640", create_owner="deploy", create_group="deploy", su_user="deploy", su_group="deploy",
+        maxsize="100M", postrotate=["kill -USR1 $(cat /run/myapp.pid)"]))
+    assert text == (
+        "# Managed by hostcare.vps.logrotate (entry myapp). Changes made here are overwritten.\n"
+        '"/var/www/myapp/log/*.log"\n'
+        '"/var/log/my app.log" {\n'
+        "    daily\n"
+        "    rotate 14\n"
+        "    maxsize 100M\n"
+        "    compress\n"
+        "    delaycompress\n"
+        "    missingok\n"
+        "    notifempty\n"
+        "    nodateext\n"
+        "    sharedscripts\n"
+        "    create 0640 deploy deploy\n"
+        "    su deploy deploy\n"
+        "    postrotate\n"
+        "        kill -USR1 $(cat /run/myapp.pid)\n"
+        "    endscript\n"
+        "}\n")
+    assert lr.is_ours(text)
+
+
+def test_renders_copytruncate_and_negated_flags():
+    text = lr.render_entry(entry(copytruncate=True, compress=False, missingok=False, notifempty=False, dateext=True))
+    body = text.split("{\n", 1)[1].split()
+    assert body == ["daily", "rotate", "14", "nocompress", "nodelaycompress", "nomissingok", "ifempty", "dateext",
+                    "nosharedscripts", "copytruncate", "}"]
+
+
+def test_is_ours_needs_the_marker_on_the_first_line():
+    assert not lr.is_ours("/var/log/x.log {\n}\n# Managed by hostcare.vps.logrotate\n")
+
+
+def test_logrotate_errors_names_the_destination():
+    output = ("warning: logrotate in debug mode does nothing\nreading config file /tmp/hc-1/myapp\n"
+              "error: /tmp/hc-1/myapp:5 unknown unit 'X'\nerror: found error in /var/log/x.log , skipping\n")
+    assert lr.logrotate_errors(output, "/tmp/hc-1/myapp", "/etc/logrotate.d/myapp") == [
+        "error: /etc/logrotate.d/myapp:5 unknown unit 'X'", "error: found error in /var/log/x.log , skipping"]
+
+
+def test_logrotate_errors_without_error_lines_keeps_the_last_lines():
+    assert lr.logrotate_errors("a\nb\nc\nd\n", "t", "d") == ["b", "c", "d"]
+
+
+OPTS = {"max-size": "10m", "max-file": "3", "compress": "true"}
+
+
+def test_docker_log_opts_are_strings():
+    assert lr.docker_log_opts("10m", 3, True) == OPTS
+    assert lr.docker_log_opts(None, None, None) == {}
+
+
+@pytest.mark.parametrize("max_size, max_file, message", [
+    ("10", 3, "max_size='10' must be a size"),
+    ("ten", 3, "max_size='ten' must be a size"),
+    ("10m", 0, "max_file=0 must be a whole number"),
+    ("10m", True, "max_file=True must be a whole number"),
+])
+def test_docker_log_opts_refuse_bad_values(max_size, max_file, message):
+    with pytest.raises(lr.DaemonJsonError, match=message):
+        lr.docker_log_opts(max_size, max_file, True)
+
+
+def test_merge_keeps_other_keys_and_their_order():
+    text = '{\n  "log-level": "warn",\n  "log-opts": {"labels": "app"},\n  "data-root": "/srv/docker"\n}\n'
+    merged, changed = lr.merge_daemon_json(text, "json-file", OPTS)
+    assert changed
+    config = json.loads(merged)
+    assert list(config) == ["log-level", "log-opts", "data-root", "log-driver"]
+    assert config["log-opts"] == {"labels": "app", **OPTS}
+    assert config["data-root"] == "/srv/docker"
+
+
+def test_merge_is_idempotent_and_keeps_the_text_when_nothing_changes():
+    merged, changed = lr.merge_daemon_json(None, "json-file", OPTS)
+    assert changed and json.loads(merged) == {"log-driver": "json-file", "log-opts": OPTS}
+    hand_written = '{"log-driver":"json-file","log-opts":{"max-size":"10m","max-file":"3","compress":"true"}}'
+    assert lr.merge_daemon_json(hand_written, "json-file", OPTS) == (hand_written, False)
+    assert lr.merge_daemon_json(merged, "json-file", OPTS) == (merged, False)
+
+
+def test_merge_of_an_empty_file():
+    merged, changed = lr.merge_daemon_json("  \n", "local", {})
+    assert changed and json.loads(merged) == {"log-driver": "local"}
+
+
+@pytest.mark.parametrize("text, message", [
+    ('{"log-level": "warn",}', "it is not valid JSON"),
+    ("[1, 2]", "it is not a JSON object"),
+    ('{"log-opts": "max-size=10m"}', "its log-opts is not a JSON object"),
+])
+def test_merge_refuses_what_it_cannot_keep_valid(text, message):
+    with pytest.raises(lr.DaemonJsonError, match=message):
+        lr.merge_daemon_json(text, "json-file", OPTS)
+
+
+def inspect(name, running=True, driver="json-file", **config):
+    return {"Id": "f" * 64, "Name": "/" + name, "State": {"Running": running},
+            "HostConfig": {"LogConfig": {"Type": driver, "Config": config}}}
+
+
+def test_uncapped_containers():
+    inspections = [
+        inspect("web"),
+        inspect("db", **{"max-size": "10m"}),
+        inspect("worker", **{"max-size": "-1"}),
+        inspect("stopped", running=False),
+        inspect("local-default", driver="local"),
+        inspect("local-unlimited", driver="local", **{"max-size": "-1"}),
+        inspect("journald", driver="journald"),
+    ]
+    assert lr.uncapped_containers(inspections) == ["local-unlimited", "web", "worker"]
+
+
+def test_staged_main_config_points_the_include_at_the_copy():
+    main = "weekly\nrotate 4\ncreate\ninclude /etc/logrotate.d/\n/var/log/wtmp {\n    monthly\n}\n"
+    assert lr.staged_main_config(main, "/etc/logrotate.d", "/tmp/s") == (
+        "weekly\nrotate 4\ncreate\ninclude /tmp/s\n/var/log/wtmp {\n    monthly\n}\n")
+    assert lr.staged_main_config("weekly\ninclude /etc/other\n", "/etc/logrotate.d", "/tmp/s") == "include /tmp/s\n"
+    assert lr.staged_main_config(None, "/etc/logrotate.hourly.d", "/tmp/s") == "include /tmp/s\n"
+
+
+def test_new_errors_ignores_the_errors_other_files_already_had():
+    without = "reading config file vendor\nerror: stat of /var/log/gone failed: No such file or directory\n"
+    with_entry = without + "error: vendor:1 duplicate log entry for /srv/app.log\nerror: found error in file vendor, skipping\n"
+    assert lr.new_errors(without, with_entry) == [
+        "error: vendor:1 duplicate log entry for /srv/app.log", "error: found error in file vendor, skipping"]
+    assert lr.new_errors(without, without) == []
