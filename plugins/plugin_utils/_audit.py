@@ -992,10 +992,10 @@ def rule_journal(facts, limits):
     evidence = {"paths": list(journal.get("paths") or []), **_size("size", size),
                 **_size("vacuum_target", vacuum)}
     command = (f"sudo journalctl --rotate --vacuum-size={_mib_arg(vacuum)}\n"
-               f"# keep it capped (restarting journald is safe):\n"
+               f"# keep it capped (restarting journald is safe; the logrotate role owns the same file):\n"
                f"sudo mkdir -p /etc/systemd/journald.conf.d && \\\n"
                f"  printf '[Journal]\\nSystemMaxUse={_mib_arg(vacuum)}\\n' | "
-               f"sudo tee /etc/systemd/journald.conf.d/90-hostcare-size.conf && \\\n"
+               f"sudo tee /etc/systemd/journald.conf.d/60-hostcare-logrotate.conf && \\\n"
                f"  sudo systemctl restart systemd-journald")
     role_vars = {"hostcare_logrotate_journald_system_max_use": _mib_arg(vacuum),
                  "hostcare_logrotate_journald_vacuum_size": _mib_arg(vacuum)}
