@@ -5,30 +5,19 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import socket
 import subprocess
 import time
 import uuid
-from unittest import mock
 
 import pytest
 
-from ansible.module_utils import basic
-
 from ansible_collections.hostcare.vps.plugins.module_utils._bluegreen import DeployLock
 from ansible_collections.hostcare.vps.plugins.modules import bluegreen_release
+from ansible_collections.hostcare.vps.tests.unit.plugins.modules.module_runner import patch_module_args
 
-try:
-    from ansible.module_utils.testing import patch_module_args
-except ImportError:  # ansible-core < 2.19
-    @contextlib.contextmanager
-    def patch_module_args(args=None):
-        payload = json.dumps({"ANSIBLE_MODULE_ARGS": args or {}}).encode()
-        with mock.patch.object(basic, "_ANSIBLE_ARGS", payload):
-            yield
 
 REPO = os.path.join(os.path.dirname(__file__), "..", "..", "..", "..")
 APP_DIR = os.path.join(REPO, "extensions", "molecule", "bluegreen", "files", "app")

@@ -5,32 +5,18 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
-from unittest import mock
 
 import pytest
 
-from ansible.module_utils import basic
-
 from ansible_collections.hostcare.vps.plugins.modules import docker_log_config
-
-try:
-    from ansible.module_utils.testing import patch_module_args
-except ImportError:  # ansible-core < 2.19
-    @contextlib.contextmanager
-    def patch_module_args(args=None):
-        payload = json.dumps({"ANSIBLE_MODULE_ARGS": args or {}}).encode()
-        with mock.patch.object(basic, "_ANSIBLE_ARGS", payload):
-            yield
+from ansible_collections.hostcare.vps.tests.unit.plugins.modules.module_runner import run_module
 
 
 def run(capsys, tmp_path, **args):
     args = {"path": str(tmp_path / "docker" / "daemon.json"), "socket": str(tmp_path / "no.sock"),
             "_ansible_diff": True, **args}
-    with patch_module_args(args), pytest.raises(SystemExit) as exit_info:
-        docker_log_config.main()
-    return exit_info.value.code, json.loads(capsys.readouterr().out)
+    return run_module(docker_log_config.main, capsys, args)
 
 
 def test_creates_the_file_then_reports_no_change(capsys, tmp_path):

@@ -5,8 +5,6 @@
 
 from __future__ import annotations
 
-import contextlib
-import json
 import os
 import shutil
 from unittest import mock
@@ -16,15 +14,8 @@ import pytest
 from ansible.module_utils import basic
 
 from ansible_collections.hostcare.vps.plugins.modules import logrotate_entry
+from ansible_collections.hostcare.vps.tests.unit.plugins.modules.module_runner import run_module
 
-try:
-    from ansible.module_utils.testing import patch_module_args
-except ImportError:  # ansible-core < 2.19
-    @contextlib.contextmanager
-    def patch_module_args(args=None):
-        payload = json.dumps({"ANSIBLE_MODULE_ARGS": args or {}}).encode()
-        with mock.patch.object(basic, "_ANSIBLE_ARGS", payload):
-            yield
 
 pytestmark = pytest.mark.skipif(shutil.which("logrotate") is None and not os.path.exists("/usr/sbin/logrotate"),
                                 reason="needs logrotate: bash tests/scripts/ensure-test-packages.sh")
@@ -44,9 +35,7 @@ def dirs(tmp_path):
 
 def run(capsys, daily, hourly, **args):
     args = {"config_dir": str(daily), "hourly_config_dir": str(hourly), "_ansible_diff": True, **args}
-    with patch_module_args(args), pytest.raises(SystemExit) as exit_info:
-        logrotate_entry.main()
-    return exit_info.value.code, json.loads(capsys.readouterr().out)
+    return run_module(logrotate_entry.main, capsys, args)
 
 
 def test_writes_a_checked_entry_then_reports_no_change(capsys, dirs):

@@ -28,19 +28,10 @@ from urllib.parse import quote
 import pytest
 import yaml
 
-from ansible.module_utils import basic
-
 from ansible_collections.hostcare.vps.plugins.module_utils import _postgres as pg
 from ansible_collections.hostcare.vps.plugins.modules import pg_settings_facts
+from ansible_collections.hostcare.vps.tests.unit.plugins.modules.module_runner import run_module
 
-try:
-    from ansible.module_utils.testing import patch_module_args
-except ImportError:  # ansible-core < 2.19
-    @contextlib.contextmanager
-    def patch_module_args(args=None):
-        payload = json.dumps({"ANSIBLE_MODULE_ARGS": args or {}}).encode()
-        with mock.patch.object(basic, "_ANSIBLE_ARGS", payload):
-            yield
 
 REPO = os.path.normpath(os.path.join(os.path.dirname(__file__), "..", "..", "..", ".."))
 FIXTURES = os.path.join(REPO, "tests", "fixtures", "postgres")
@@ -52,9 +43,7 @@ WRONG_PASSWORD = "Wr0ng-hc-pw_91c2"
 
 
 def _run_module(capsys, args=None):
-    with patch_module_args(args), pytest.raises(SystemExit) as exit_info:
-        pg_settings_facts.main()
-    return exit_info.value.code, json.loads(capsys.readouterr().out)
+    return run_module(pg_settings_facts.main, capsys, args)
 
 
 def _recorded_facts():

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import re
@@ -12,18 +11,9 @@ from unittest import mock
 import pytest
 import yaml
 
-from ansible.module_utils import basic
-
 from ansible_collections.hostcare.vps.plugins.modules import swap_facts
+from ansible_collections.hostcare.vps.tests.unit.plugins.modules.module_runner import run_module
 
-try:
-    from ansible.module_utils.testing import patch_module_args
-except ImportError:  # ansible-core < 2.19
-    @contextlib.contextmanager
-    def patch_module_args(args=None):
-        payload = json.dumps({"ANSIBLE_MODULE_ARGS": args or {}}).encode()
-        with mock.patch.object(basic, "_ANSIBLE_ARGS", payload):
-            yield
 
 REPO = os.path.join(os.path.dirname(__file__), "..", "..", "..", "..")
 FIXTURES = os.path.join(REPO, "tests", "fixtures", "swap")
@@ -36,9 +26,7 @@ def _recorded_facts(scenario):
 
 
 def _run_module(capsys, args=None):
-    with patch_module_args(args), pytest.raises(SystemExit) as exit_info:
-        swap_facts.main()
-    return exit_info.value.code, json.loads(capsys.readouterr().out)
+    return run_module(swap_facts.main, capsys, args)
 
 
 @pytest.mark.parametrize("args", [{}, {"_ansible_check_mode": True}], ids=["normal", "check-mode"])

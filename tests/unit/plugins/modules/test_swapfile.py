@@ -6,7 +6,6 @@ fallocate/mkswap/swapon/swapoff commands (the real ones would change this machin
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import stat
 from unittest import mock
@@ -17,15 +16,8 @@ import yaml
 from ansible.module_utils import basic
 
 from ansible_collections.hostcare.vps.plugins.modules import swapfile
+from ansible_collections.hostcare.vps.tests.unit.plugins.modules.module_runner import run_module
 
-try:
-    from ansible.module_utils.testing import patch_module_args
-except ImportError:  # ansible-core < 2.19
-    @contextlib.contextmanager
-    def patch_module_args(args=None):
-        payload = json.dumps({"ANSIBLE_MODULE_ARGS": args or {}}).encode()
-        with mock.patch.object(basic, "_ANSIBLE_ARGS", payload):
-            yield
 
 MIB = 1024 ** 2
 PAGE = os.sysconf("SC_PAGE_SIZE")
@@ -142,9 +134,7 @@ def host(tmp_path):
 
 def run(capsys, args):
     args = {"max_disk_use_percent": 100, **args}
-    with patch_module_args(args), pytest.raises(SystemExit) as exit_info:
-        swapfile.main()
-    return exit_info.value.code, json.loads(capsys.readouterr().out)
+    return run_module(swapfile.main, capsys, args)
 
 
 def snapshot(host):
