@@ -19,7 +19,6 @@ import http.client
 import json
 import os
 import re
-import tempfile
 import time
 import urllib.parse
 
@@ -421,24 +420,6 @@ class DeployLock:
 
     def __exit__(self, *exc_info):
         self.handle.close()  # closing releases the lock
-
-
-def write_atomically(path, text, mode=0o644):
-    """Write `text` to `path` through a temporary file in the same directory and a rename."""
-    directory = os.path.dirname(path)
-    os.makedirs(directory, mode=0o755, exist_ok=True)
-    fd, temp = tempfile.mkstemp(prefix=".hostcare-", dir=directory)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(temp, mode)
-        os.rename(temp, path)
-    except BaseException:
-        if os.path.exists(temp):
-            os.unlink(temp)
-        raise
 
 
 class BlueGreenDocker:

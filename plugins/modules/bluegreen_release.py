@@ -297,7 +297,6 @@ from ansible_collections.hostcare.vps.plugins.module_utils._bluegreen import (
     rfc3339,
     short_id,
     spec_digest,
-    write_atomically,
 )
 from ansible_collections.hostcare.vps.plugins.module_utils._docker import (
     DockerAPIError,
@@ -305,6 +304,7 @@ from ansible_collections.hostcare.vps.plugins.module_utils._docker import (
     DockerUnavailable,
     negotiate_api_version,
 )
+from ansible_collections.hostcare.vps.plugins.module_utils._files import write_atomically
 
 HEALTH_SPEC = {
     "type": {"type": "str", "choices": ["http", "docker"], "default": "http"},

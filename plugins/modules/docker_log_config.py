@@ -100,11 +100,11 @@ containers_error:
 """
 
 import os
-import tempfile
 
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.hostcare.vps.plugins.module_utils._docker import DockerClient, DockerUnavailable
+from ansible_collections.hostcare.vps.plugins.module_utils._files import write_atomically
 from ansible_collections.hostcare.vps.plugins.module_utils._logrotate import (
     DaemonJsonError,
     docker_log_opts,
@@ -152,14 +152,7 @@ def main():
         module.fail_json(msg=f"hostcare.vps.logrotate: cannot read {path}: {exc}. Nothing was changed.")
 
     if changed and not module.check_mode:
-        directory = os.path.dirname(path)
-        if not os.path.isdir(directory):
-            os.makedirs(directory, 0o755)
-        handle, tmp = tempfile.mkstemp(prefix=".hostcare-", dir=module.tmpdir)
-        with os.fdopen(handle, "w", encoding="utf-8") as out:
-            out.write(after)
-        os.chmod(tmp, 0o644)
-        module.atomic_move(tmp, path)
+        write_atomically(path, after, move=module.atomic_move)
 
     inspections, error = read_containers(module.params["socket"])
     module.exit_json(

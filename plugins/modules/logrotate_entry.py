@@ -202,6 +202,7 @@ import tempfile
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.hostcare.vps.plugins.module_utils._files import write_atomically
 from ansible_collections.hostcare.vps.plugins.module_utils._logrotate import (
     entry_errors,
     is_ours,
@@ -317,14 +318,7 @@ def validate(module, content, dest, main_config):
 
 
 def write(module, content, dest):
-    directory = os.path.dirname(dest)
-    if not os.path.isdir(directory):
-        os.makedirs(directory, 0o755)
-    handle, tmp = tempfile.mkstemp(prefix=".hostcare-", dir=module.tmpdir)
-    with os.fdopen(handle, "w", encoding="utf-8") as out:
-        out.write(content)
-    os.chmod(tmp, 0o644)
-    module.atomic_move(tmp, dest)
+    write_atomically(dest, content, move=module.atomic_move)
     # logrotate refuses config files that are group or world writable, or not owned by root.
     os.chown(dest, 0, 0)
     os.chmod(dest, 0o644)

@@ -166,6 +166,7 @@ import stat
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.hostcare.vps.plugins.module_utils._disk import filesystem_usage, parse_mountinfo
+from ansible_collections.hostcare.vps.plugins.module_utils._files import write_atomically
 from ansible_collections.hostcare.vps.plugins.module_utils._memory import parse_meminfo, parse_proc_swaps
 from ansible_collections.hostcare.vps.plugins.module_utils._swapfile import (
     SwapPlanError,
@@ -392,22 +393,8 @@ class SwapFile:
             self.fail(f"{error}. The file stays inactive and /etc/fstab was not changed.")
 
     def write_fstab(self, text):
-        directory = os.path.dirname(FSTAB)
-        fd, temp = _mkstemp(directory)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8", errors="surrogateescape") as handle:
-                handle.write(text)
-            if not os.path.exists(FSTAB):
-                os.chmod(temp, 0o644)
-            self.module.atomic_move(temp, FSTAB)
-        finally:
-            if os.path.exists(temp):
-                os.unlink(temp)
-
-
-def _mkstemp(directory):
-    import tempfile
-    return tempfile.mkstemp(prefix=".fstab.", dir=directory)
+        # atomic_move keeps the owner, mode and SELinux context of the existing /etc/fstab
+        write_atomically(FSTAB, text, move=self.module.atomic_move)
 
 
 ARGUMENT_SPEC = {

@@ -6,13 +6,8 @@ VENV="$(cd "$1" && pwd)"
 REPO="$(cd "$(dirname "$0")/../.." && pwd)"
 cd "$REPO"
 
-bash tests/scripts/ensure-docker.sh
-HOSTCARE_TEST_IMAGE="$(bash tests/images/build.sh bookworm)"
-HOSTCARE_SERVICES_IMAGE="$(bash tests/images/build-services.sh "$HOSTCARE_TEST_IMAGE")"
-export HOSTCARE_TEST_IMAGE HOSTCARE_SERVICES_IMAGE
-export PATH="$VENV/bin:$PATH"
-export ANSIBLE_COLLECTIONS_PATH="$REPO/.build/collections"
-export ANSIBLE_FORCE_COLOR=false PY_COLORS=0
+# shellcheck source=tests/scripts/molecule-env.sh
+source tests/scripts/molecule-env.sh
 
 scenarios="${SCENARIOS:-$(find extensions/molecule -mindepth 2 -maxdepth 2 -name molecule.yml -printf '%h\n' | xargs -n1 basename | sort)}"
 teardown() {

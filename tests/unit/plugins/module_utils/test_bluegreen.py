@@ -4,8 +4,6 @@
 from __future__ import annotations
 
 import json
-import os
-import stat
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -29,7 +27,6 @@ from ansible_collections.hostcare.vps.plugins.module_utils._bluegreen import (
     probe_http,
     render_upstream,
     spec_digest,
-    write_atomically,
 )
 
 V1 = "sha256:" + "1" * 64
@@ -363,12 +360,3 @@ def test_probe_http_reports_a_refused_connection():
     server.server_close()
     ok, problem = probe_http("127.0.0.1", port, "/up", 200, 2)
     assert not ok and problem.startswith(f"GET http://127.0.0.1:{port}/up: ")
-
-
-def test_write_atomically(tmp_path):
-    path = tmp_path / "state" / "demo.json"
-    write_atomically(str(path), "one\n")
-    write_atomically(str(path), "two\n")
-    assert path.read_text() == "two\n"
-    assert stat.S_IMODE(os.stat(path).st_mode) == 0o644
-    assert os.listdir(path.parent) == ["demo.json"]
