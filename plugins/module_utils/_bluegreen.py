@@ -22,7 +22,7 @@ import re
 import time
 import urllib.parse
 
-from ansible_collections.hostcare.vps.plugins.module_utils._docker import DockerAPIError
+from ansible_collections.hostcare.vps.plugins.module_utils._docker import RUNNING_STATES, DockerAPIError
 
 COLOURS = ("blue", "green")
 LABEL_APP = "hostcare.bluegreen.app"
@@ -215,7 +215,7 @@ def next_state(state, release, keep_releases):
 
 # --- Planning (pure) -------------------------------------------------------------------------------------------
 
-def parse_containers(summaries):
+def parse_app_containers(summaries):
     """GET /containers/json?all=1 entries of the app -> [{id, name, running, colour, release, config}]."""
     containers = []
     for summary in summaries or []:
@@ -224,12 +224,17 @@ def parse_containers(summaries):
         containers.append({
             "id": summary.get("Id"),
             "name": names[0].lstrip("/") if names else summary.get("Id"),
-            "running": summary.get("State") in ("running", "restarting", "paused"),
+            "running": summary.get("State") in RUNNING_STATES,
             "colour": labels.get(LABEL_COLOUR),
             "release": labels.get(LABEL_RELEASE),
             "config": labels.get(LABEL_CONFIG),
         })
     return containers
+
+
+def _names(release, reference):
+    """Whether `reference` (an image reference, id or short id) names `release`."""
+    return reference in (release["image"], release["image_id"], short_id(release["image_id"]))
 
 
 def plan_release(app, action, state, containers, image=None, image_id=None, digest=None, rollback_to=None):
@@ -249,12 +254,11 @@ def plan_release(app, action, state, containers, image=None, image_id=None, dige
     if action == "rollback":
         if not live:
             raise BlueGreenError(f"{app} has no live release to roll back from. Nothing was changed.")
-        if rollback_to and rollback_to in (live["image"], live["image_id"], short_id(live["image_id"])) and live_running:
+        if rollback_to and _names(live, rollback_to) and live_running:
             return _noop(live, f"{live['image']} ({short_id(live['image_id'])}) is already live")
         candidates = [release for release in state["releases"] if release["container"] != live["container"]]
         if rollback_to:
-            candidates = [release for release in candidates
-                          if rollback_to in (release["image"], release["image_id"], short_id(release["image_id"]))]
+            candidates = [release for release in candidates if _names(release, rollback_to)]
         if not candidates:
             wanted = f" matching {rollback_to!r}" if rollback_to else ""
             kept = ", ".join(f"{release['image']} ({short_id(release['image_id'])})" for release in state["releases"])
@@ -391,15 +395,6 @@ def probe_http(address, port, path, expected_status, timeout):
     return True, None
 
 
-def read_text(path):
-    """The file's text, None when it does not exist."""
-    try:
-        with open(path, encoding="utf-8") as handle:
-            return handle.read()
-    except FileNotFoundError:
-        return None
-
-
 class DeployLock:
     """An exclusive, non-blocking flock on <state_dir>/<app>.lock: one deploy or rollback of an app at a time."""
 
@@ -430,16 +425,12 @@ class BlueGreenDocker:
 
     def image_id(self, reference):
         """The id of a local image, None when the daemon does not have it."""
-        try:
-            return self.client.get(f"/images/{urllib.parse.quote(reference, safe='')}/json")["Id"]
-        except DockerAPIError as error:
-            if error.status == 404:
-                return None
-            raise
+        image = self.client.get(f"/images/{urllib.parse.quote(reference, safe='')}/json", ignore_status=(404,))
+        return image["Id"] if image else None
 
     def app_containers(self, app):
         filters = json.dumps({"label": [f"{LABEL_APP}={app}"]})
-        return parse_containers(self.client.get(f"/containers/json?all=1&filters={urllib.parse.quote(filters)}"))
+        return parse_app_containers(self.client.get(f"/containers/json?all=1&filters={urllib.parse.quote(filters)}"))
 
     def inspect(self, name):
         return self.client.get(f"/containers/{urllib.parse.quote(name)}/json")
@@ -452,27 +443,16 @@ class BlueGreenDocker:
         return created["Id"]
 
     def start(self, name):
-        try:
-            self.client.request("POST", f"/containers/{urllib.parse.quote(name)}/start")
-        except DockerAPIError as error:
-            if error.status != 304:  # already running
-                raise
+        self.client.request("POST", f"/containers/{urllib.parse.quote(name)}/start", ignore_status=(304,))
 
     def stop(self, name, timeout):
-        try:
-            self.client.request("POST", f"/containers/{urllib.parse.quote(name)}/stop?t={int(timeout)}",
-                                timeout=timeout + 30)
-        except DockerAPIError as error:
-            if error.status not in (304, 404):  # already stopped, or gone
-                raise
+        self.client.request("POST", f"/containers/{urllib.parse.quote(name)}/stop?t={int(timeout)}",
+                            timeout=timeout + 30, ignore_status=(304, 404))  # already stopped, or gone
 
     def remove(self, name, force=False):
         """Remove a container; only our own new, failed container is removed running (force)."""
-        try:
-            self.client.request("DELETE", f"/containers/{urllib.parse.quote(name)}?force={int(force)}")
-        except DockerAPIError as error:
-            if error.status != 404:
-                raise
+        self.client.request("DELETE", f"/containers/{urllib.parse.quote(name)}?force={int(force)}",
+                            ignore_status=(404,))
 
     def remove_image(self, image_id):
         """Delete an image no container uses; never forced. Returns None, or why it stays."""

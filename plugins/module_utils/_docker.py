@@ -171,13 +171,21 @@ class DockerClient:
         """Prefix every later path with /vMAJOR.MINOR."""
         self.api_prefix = "/v%d.%d" % version
 
-    def get(self, path, versioned=True):
-        """GET `path` and return its decoded JSON body. Raise DockerUnavailable (DockerAPIError for HTTP errors)."""
-        return self.request("GET", path, versioned=versioned)
+    def connect(self, caller="docker_bloat_facts"):
+        """Check the socket, ask GET /version and use the API version both sides speak; return that answer."""
+        self.check_socket()
+        version = self.get("/version", versioned=False)
+        self.use_api_version(negotiate_api_version(version, caller))
+        return version
 
-    def request(self, method, path, body=None, versioned=True, timeout=None, expect_json=True):
+    def get(self, path, versioned=True, ignore_status=()):
+        """GET `path` and return its decoded JSON body. Raise DockerUnavailable (DockerAPIError for HTTP errors)."""
+        return self.request("GET", path, versioned=versioned, ignore_status=ignore_status)
+
+    def request(self, method, path, body=None, versioned=True, timeout=None, expect_json=True, ignore_status=()):
         """Send `method path` (with `body` as JSON when given) and return the decoded JSON answer (None when empty,
         the raw bytes when `expect_json` is false). `timeout` overrides the client's for slow calls (prune, stop).
+        An HTTP status in `ignore_status` (404: gone, 304: already so) returns None.
         Raise DockerUnavailable (DockerAPIError for HTTP errors, whose `status` tells 404/409 apart)."""
         url = (self.api_prefix if versioned else "") + path
         payload = None if body is None else json.dumps(body).encode("utf-8")
@@ -192,6 +200,8 @@ class DockerClient:
                 status, answer = self._request_once(method, url, payload, timeout)
             except _ConnectionDropped:
                 raise DockerUnavailable("api_error", f"the Docker daemon closed the connection on {method} {url}") from None
+        if status in ignore_status:
+            return None
         if status >= 400:
             raise DockerAPIError(status, f"{method} {url}: HTTP {status}: {_error_message(answer)}")
         if not expect_json:
@@ -285,7 +295,7 @@ def parse_api_version(text):
     return (int(match.group(1)), int(match.group(2))) if match else None
 
 
-def negotiate_api_version(version_payload):
+def negotiate_api_version(version_payload, caller="docker_bloat_facts"):
     """The API version to use with a daemon, from its GET /version answer: min(its newest, NEWEST_KNOWN_API).
 
     Raise DockerUnavailable("unsupported_api") when that is older than the daemon's minimum or than
@@ -299,12 +309,12 @@ def negotiate_api_version(version_payload):
     if chosen < OLDEST_SUPPORTED_API:
         raise DockerUnavailable(
             "unsupported_api",
-            "the Docker daemon speaks API %d.%d; docker_bloat_facts needs %d.%d or newer" % (server + OLDEST_SUPPORTED_API),
+            "the Docker daemon speaks API %d.%d; %s needs %d.%d or newer" % (server + (caller,) + OLDEST_SUPPORTED_API),
         )
     if chosen < minimum:
         raise DockerUnavailable(
             "unsupported_api",
-            "the Docker daemon requires API %d.%d or newer; docker_bloat_facts speaks up to %d.%d" % (minimum + NEWEST_KNOWN_API),
+            "the Docker daemon requires API %d.%d or newer; %s speaks up to %d.%d" % (minimum + (caller,) + NEWEST_KNOWN_API),
         )
     return chosen
 
@@ -996,16 +1006,15 @@ def read_daemon_json(path=DAEMON_JSON):
         return {"text": None, "error": getattr(error, "strerror", None) or str(error)}
 
 
-def read_docker_inputs(socket_path=DEFAULT_SOCKET, timeout=30.0, daemon_json_path=DAEMON_JSON):
-    """Ask the daemon (GET /version, /info, /system/df, each container's inspect) and read the log files.
+def read_docker_inputs(socket_path=DEFAULT_SOCKET, timeout=30.0, daemon_json_path=DAEMON_JSON, host_files=True):
+    """Ask the daemon (GET /version, /info, /system/df, each container's inspect) and, with `host_files`, read the
+    container log files and daemon.json (a cleanup needs neither: its log_usage is {} and daemon_json None).
 
     Raise DockerUnavailable when the daemon cannot be asked or answers with an error.
     """
     client = DockerClient(socket_path, timeout)
     try:
-        client.check_socket()
-        version = client.get("/version", versioned=False)
-        client.use_api_version(negotiate_api_version(version))
+        version = client.connect()
         info = client.get("/info")
         df = client.get("/system/df")
         inspections = {}
@@ -1017,6 +1026,9 @@ def read_docker_inputs(socket_path=DEFAULT_SOCKET, timeout=30.0, daemon_json_pat
                     raise
     finally:
         client.close()
+    if not host_files:
+        return {"version": version, "info": info, "df": df, "inspections": inspections, "log_usage": {},
+                "daemon_json": None}
     paths = {container_log_path(inspect, info.get("DockerRootDir")) for inspect in inspections.values()}
     return {
         "version": version,

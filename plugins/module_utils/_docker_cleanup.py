@@ -18,9 +18,11 @@ import time
 import urllib.parse
 
 from ansible_collections.hostcare.vps.plugins.module_utils._docker import (
+    REMOVABLE_CONTAINER_STATES,
     DockerAPIError,
     DockerUnavailable,
     PolicyError,
+    _protecting_label,
     _reference_as_tag,
     _size,
     parse_build_cache,
@@ -30,6 +32,7 @@ from ansible_collections.hostcare.vps.plugins.module_utils._docker import (
     reclaimed_by_kind,
     select_removable,
 )
+from ansible_collections.hostcare.vps.plugins.module_utils._disk import filesystem_usage as disk_filesystem_usage
 from ansible_collections.hostcare.vps.plugins.module_utils._units import format_size
 
 _DURATION_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw]?)\s*$")
@@ -37,9 +40,6 @@ _DURATION_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 
 # HTTP 409 with this text: another prune holds the daemon's prune lock; worth waiting for.
 _PRUNE_RUNNING_RE = re.compile(r"prune operation is already running", re.I)
-
-RELEASE_KEYS = ("colour", "container", "image", "image_id", "deployed_at")
-
 
 class StateError(Exception):
     """A bluegreen state file that cannot be trusted; the message names the file."""
@@ -110,19 +110,11 @@ def read_release_state(directory):
 def filesystem_usage(path):
     """Use of the filesystem holding `path`, as df computes it; None when `path` cannot be looked at."""
     try:
-        stats = os.statvfs(path)
+        usage = disk_filesystem_usage(os.statvfs(path))
     except OSError:
         return None
-    size = stats.f_blocks * stats.f_frsize
-    used = (stats.f_blocks - stats.f_bfree) * stats.f_frsize
-    available = stats.f_bavail * stats.f_frsize
-    return {
-        "path": path,
-        "size_bytes": size,
-        "used_bytes": used,
-        "available_bytes": available,
-        "use_percent": round(100.0 * used / (used + available), 1) if used + available else 0.0,
-    }
+    return {"path": path, "size_bytes": usage["size_bytes"], "used_bytes": usage["used_bytes"],
+            "available_bytes": usage["available_bytes"], "use_percent": usage["use_percent"] or 0.0}
 
 
 def trigger_decision(filesystem, images_bytes, use_percent_above, images_bytes_above):
@@ -238,32 +230,23 @@ def _users_of(client, image_id, names):
     return users
 
 
-def _inspect_or_none(client, path):
-    try:
-        return client.get(path)
-    except DockerAPIError as error:
-        if error.status == 404:
-            return None
-        raise
-
-
-def _remove_container(client, entry, protect_labels, retry):
-    inspect = _inspect_or_none(client, f"/containers/{entry['id']}/json")
+def _remove_container(client, entry, policy, retry):
+    inspect = client.get(f"/containers/{entry['id']}/json", ignore_status=(404,))
     if inspect is None:
         return "gone before its removal"
     state = inspect.get("State") or {}
     labels = (inspect.get("Config") or {}).get("Labels") or {}
-    if state.get("Running") or state.get("Status") not in ("exited", "dead"):
+    if state.get("Running") or state.get("Status") not in REMOVABLE_CONTAINER_STATES:
         return f"now {state.get('Status')}"
-    for key, value in protect_labels.items():
-        if key in labels and (value is None or labels[key] == value):
-            return f"now has the protecting label {key}"
+    label = _protecting_label(labels, policy)
+    if label:
+        return f"now has the protecting label {label.partition('=')[0]}"
     retry(lambda: client.request("DELETE", f"/containers/{entry['id']}?v=0&force=0"))
     return None
 
 
 def _remove_image(client, entry, retry):
-    inspect = _inspect_or_none(client, f"/images/{entry['id']}/json")
+    inspect = client.get(f"/images/{entry['id']}/json", ignore_status=(404,))
     if inspect is None:
         return "gone before its removal"
     tags = sorted(tag for tag in inspect.get("RepoTags") or [] if tag != "<none>:<none>")
@@ -328,7 +311,7 @@ def remove_planned(client, selected, policy, prune_timeout, busy_attempts=5, sle
             if entry["kind"] == "build_cache":
                 continue
             if entry["kind"] == "container":
-                why = _remove_container(client, entry, policy["protect_labels"], retry)
+                why = _remove_container(client, entry, policy, retry)
             elif entry["kind"] == "volume":
                 why = _remove_volume(client, entry, retry)
             else:

@@ -26,3 +26,12 @@ def write_atomically(path, text, mode=0o644, move=os.rename):
     finally:
         if os.path.exists(temp):
             os.unlink(temp)
+
+
+def read_text(path, errors="strict"):
+    """The file's text (UTF-8), None when it does not exist."""
+    try:
+        with open(path, encoding="utf-8", errors=errors) as handle:
+            return handle.read()
+    except FileNotFoundError:
+        return None

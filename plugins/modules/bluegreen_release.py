@@ -292,7 +292,6 @@ from ansible_collections.hostcare.vps.plugins.module_utils._bluegreen import (
     parse_env_file,
     plan_release,
     probe_address,
-    read_text,
     render_upstream,
     rfc3339,
     short_id,
@@ -302,9 +301,8 @@ from ansible_collections.hostcare.vps.plugins.module_utils._docker import (
     DockerAPIError,
     DockerClient,
     DockerUnavailable,
-    negotiate_api_version,
 )
-from ansible_collections.hostcare.vps.plugins.module_utils._files import write_atomically
+from ansible_collections.hostcare.vps.plugins.module_utils._files import read_text, write_atomically
 
 HEALTH_SPEC = {
     "type": {"type": "str", "choices": ["http", "docker"], "default": "http"},
@@ -492,8 +490,7 @@ def run(module, client, state_file):
     started = time.monotonic()
     state = load_state(read_text(state_file), state_file, params["app"])
     env = read_env(params)
-    client.check_socket()
-    client.use_api_version(negotiate_api_version(client.get("/version", versioned=False)))
+    client.connect("bluegreen_release")
     docker = BlueGreenDocker(client)
     release_runner = Release(module, docker)
 

@@ -368,7 +368,7 @@ def main():
     except (PolicyError, StateError) as error:
         module.fail_json(msg=f"{error}. Nothing was removed.", **result)
     try:
-        inputs = read_docker_inputs(params["socket_path"], params["timeout"])
+        inputs = read_docker_inputs(params["socket_path"], params["timeout"], host_files=False)
     except DockerUnavailable as error:
         module.fail_json(msg=f"Docker cannot be asked ({error.code}): {error}. Nothing was removed.", **result)
 

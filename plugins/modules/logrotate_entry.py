@@ -202,7 +202,7 @@ import tempfile
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.hostcare.vps.plugins.module_utils._files import write_atomically
+from ansible_collections.hostcare.vps.plugins.module_utils._files import read_text, write_atomically
 from ansible_collections.hostcare.vps.plugins.module_utils._logrotate import (
     entry_errors,
     is_ours,
@@ -217,14 +217,6 @@ ENTRY_KEYS = (
     "missingok", "notifempty", "dateext", "copytruncate", "create_mode", "create_owner", "create_group",
     "su_user", "su_group", "sharedscripts", "prerotate", "postrotate",
 )
-
-
-def read_text(path):
-    try:
-        with open(path, encoding="utf-8", errors="replace") as handle:
-            return handle.read()
-    except FileNotFoundError:
-        return None
 
 
 def package_owner(module, path):
@@ -248,7 +240,7 @@ def refuse_foreign(module, path, name):
     if owner:
         module.fail_json(msg=f"hostcare.vps.logrotate: {path} belongs to the package {owner}; choose another name "
                              f"for the entry {name!r} (a prefix such as app-{name}). Nothing was changed.")
-    content = read_text(path)
+    content = read_text(path, errors="replace")
     if content is not None and not is_ours(content):
         module.fail_json(msg=f"hostcare.vps.logrotate: {path} exists and was not written by this role; rename the "
                              f"entry {name!r} or move that file away first. Nothing was changed.")
@@ -276,7 +268,7 @@ def stage_configuration(workdir, config_dir, main_config, name, content):
         os.chmod(os.path.join(staged_dir, name), 0o644)
     main = os.path.join(staged_dir + ".conf")
     with open(main, "w", encoding="utf-8") as handle:
-        handle.write(staged_main_config(read_text(main_config) if main_config else None, config_dir, staged_dir))
+        handle.write(staged_main_config(read_text(main_config, errors="replace") if main_config else None, config_dir, staged_dir))
     os.chmod(main, 0o644)
     return main
 
@@ -378,7 +370,7 @@ def main():
     current = refuse_foreign(module, dest, name) if dest else None
     to_remove = []
     for path in targets:
-        existing = read_text(path)
+        existing = read_text(path, errors="replace")
         if existing is None:
             continue
         if is_ours(existing):
@@ -394,7 +386,7 @@ def main():
         validate(module, content, dest, params["main_config"] if not hourly else None)
 
     header = dest or targets[0]
-    before = current if dest else "".join(read_text(path) or "" for path in to_remove)
+    before = current if dest else "".join(read_text(path, errors="replace") or "" for path in to_remove)
     diff = {"before_header": header, "after_header": header, "before": before or "", "after": content}
     if changed and not module.check_mode:
         if dest is not None and current != content:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from ansible_collections.hostcare.vps.plugins.module_utils._docker import DAEMON_JSON, repository_of
 from ansible_collections.hostcare.vps.plugins.module_utils._units import format_size
 from ansible_collections.hostcare.vps.plugins.plugin_utils._audit import (
     MIB,
@@ -30,7 +31,6 @@ from ansible_collections.hostcare.vps.plugins.plugin_utils._audit import (
 )
 
 DAY_SECONDS = 86400
-DAEMON_JSON = "/etc/docker/daemon.json"
 IDS_PER_LINE = 4
 """Names or ids per line of a `docker image rm` / `docker container rm` command (continued with a backslash)."""
 
@@ -61,12 +61,6 @@ def short_id(image_id):
     """sha256:9c88b4... -> 9c88b4c1e2f3 (the 12 hex digits `docker images` shows)."""
     text = str(image_id or "")
     return text.split(":", 1)[1][:12] if ":" in text else text[:12]
-
-
-def repository_of(tag):
-    """app:v3 -> app; registry:5000/team/app:v3 -> registry:5000/team/app; a name without tag is its own."""
-    name, _sep, rest = str(tag).rpartition(":")
-    return name if name and "/" not in rest else str(tag)
 
 
 def _command_lines(prefix, words):

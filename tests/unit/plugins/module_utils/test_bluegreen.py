@@ -20,7 +20,7 @@ from ansible_collections.hostcare.vps.plugins.module_utils._bluegreen import (
     load_state,
     next_state,
     option_errors,
-    parse_containers,
+    parse_app_containers,
     parse_env_file,
     plan_release,
     probe_address,
@@ -265,11 +265,11 @@ def test_rollback_refusals(recorded, containers, rollback_to, expected):
     assert str(error.value).endswith("Nothing was changed.")
 
 
-def test_parse_containers():
+def test_parse_app_containers():
     summaries = [{"Id": "abc", "Names": ["/demo-blue-111111111111"], "State": "exited",
                   "Labels": {"hostcare.bluegreen.colour": "blue", "hostcare.bluegreen.release": V1,
                              "hostcare.bluegreen.config": "c0"}}]
-    assert parse_containers(summaries) == [{"id": "abc", "name": "demo-blue-111111111111", "running": False,
+    assert parse_app_containers(summaries) == [{"id": "abc", "name": "demo-blue-111111111111", "running": False,
                                             "colour": "blue", "release": V1, "config": "c0"}]
 
 

@@ -344,16 +344,18 @@ class RecordingDaemon:
         self.routes = routes
         self.calls = []
 
-    def get(self, path):
-        return self.request("GET", path)
+    def get(self, path, ignore_status=()):
+        return self.request("GET", path, ignore_status=ignore_status)
 
-    def request(self, method, path, timeout=None):
+    def request(self, method, path, timeout=None, ignore_status=()):
         self.calls.append((method, path))
         answer = self.routes.get((method, path.split("?")[0] if method == "GET" and "all=1" not in path else path))
+        if answer is None and method == "GET":
+            answer = DockerAPIError(404, f"{method} {path}: HTTP 404: no such object")
+        if isinstance(answer, DockerAPIError) and answer.status in ignore_status:  # as DockerClient does
+            return None
         if isinstance(answer, Exception):
             raise answer
-        if answer is None and method == "GET":
-            raise DockerAPIError(404, f"{method} {path}: HTTP 404: no such object")
         return answer
 
 
