@@ -390,6 +390,16 @@ def container_log_path(inspect, root_dir):
     return None
 
 
+def log_capped(driver, options):
+    """Whether a container's log file has a size limit: True/False, None for drivers without a file here."""
+    max_size = (options or {}).get("max-size")
+    if driver == "json-file":
+        return max_size not in (None, "", "-1")
+    if driver == "local":
+        return max_size != "-1"  # 20m x 5 files unless max-size is -1
+    return None  # journald, syslog, none, remote drivers: no file on this host to grow
+
+
 def describe_log(inspect, root_dir, log_usage):
     """The container's log: driver, file, disk usage (from log_usage: {path: read_log_usage()}), size cap."""
     log_config = (inspect.get("HostConfig") or {}).get("LogConfig") or {}
@@ -403,12 +413,7 @@ def describe_log(inspect, root_dir, log_usage):
     else:
         usage = {"size_bytes": None, "files": None, "error": None}
     max_size = options.get("max-size")
-    if driver == "json-file":
-        capped = max_size not in (None, "", "-1")
-    elif driver == "local":
-        capped = max_size != "-1"  # 20m x 5 files unless max-size is -1
-    else:
-        capped = None  # journald, syslog, none, remote drivers: no file on this host to grow
+    capped = log_capped(driver, options)
     return {
         "driver": driver,
         "path": path,

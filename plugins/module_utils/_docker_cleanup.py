@@ -41,6 +41,7 @@ _DURATION_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 # HTTP 409 with this text: another prune holds the daemon's prune lock; worth waiting for.
 _PRUNE_RUNNING_RE = re.compile(r"prune operation is already running", re.I)
 
+
 class StateError(Exception):
     """A bluegreen state file that cannot be trusted; the message names the file."""
 

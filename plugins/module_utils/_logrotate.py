@@ -13,6 +13,8 @@ import json
 import re
 from collections import OrderedDict
 
+from ansible_collections.hostcare.vps.plugins.module_utils._docker import log_capped
+
 MARKER = "# Managed by hostcare.vps.logrotate"
 FREQUENCIES = ("hourly", "daily", "weekly", "monthly")
 # File names logrotate's include reads: no dots (it skips taboo extensions such as .dpkg-old and .disabled).
@@ -33,8 +35,6 @@ FLAGS = (
     ("dateext", "dateext", "nodateext"),
     ("sharedscripts", "sharedscripts", "nosharedscripts"),
 )
-
-DOCKER_LOG_DRIVERS_WITH_FILES = ("json-file", "local")
 
 
 def _script_lines(value):
@@ -231,8 +231,6 @@ def uncapped_containers(inspections):
         if not (inspect.get("State") or {}).get("Running"):
             continue
         log_config = (inspect.get("HostConfig") or {}).get("LogConfig") or {}
-        driver = log_config.get("Type")
-        max_size = (log_config.get("Config") or {}).get("max-size")
-        if (driver == "json-file" and max_size in (None, "", "-1")) or (driver == "local" and max_size == "-1"):
+        if log_capped(log_config.get("Type"), log_config.get("Config")) is False:
             names.append((inspect.get("Name") or inspect.get("Id", "?")[:12]).lstrip("/"))
     return sorted(names)

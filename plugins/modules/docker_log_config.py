@@ -99,12 +99,11 @@ containers_error:
   type: str
 """
 
-import os
 
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.hostcare.vps.plugins.module_utils._docker import DockerClient, DockerUnavailable
-from ansible_collections.hostcare.vps.plugins.module_utils._files import write_atomically
+from ansible_collections.hostcare.vps.plugins.module_utils._files import read_text, write_atomically
 from ansible_collections.hostcare.vps.plugins.module_utils._logrotate import (
     DaemonJsonError,
     docker_log_opts,
@@ -119,7 +118,8 @@ def read_containers(socket_path):
     try:
         client.check_socket()
         containers = client.get("/containers/json")
-        return [client.get(f"/containers/{item['Id']}/json") for item in containers], None
+        inspections = [client.get(f"/containers/{item['Id']}/json", ignore_status=(404,)) for item in containers]
+        return [inspect for inspect in inspections if inspect is not None], None  # 404: removed meanwhile
     except DockerUnavailable as exc:
         return [], str(exc)
     finally:
@@ -140,10 +140,7 @@ def main():
     )
     path = module.params["path"]
     try:
-        before = None
-        if os.path.exists(path):
-            with open(path, encoding="utf-8") as handle:
-                before = handle.read()
+        before = read_text(path)
         opts = docker_log_opts(module.params["max_size"], module.params["max_file"], module.params["compress"])
         after, changed = merge_daemon_json(before, module.params["log_driver"], opts)
     except DaemonJsonError as exc:

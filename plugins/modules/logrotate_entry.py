@@ -204,6 +204,7 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.hostcare.vps.plugins.module_utils._files import read_text, write_atomically
 from ansible_collections.hostcare.vps.plugins.module_utils._logrotate import (
+    FREQUENCIES,
     entry_errors,
     is_ours,
     logrotate_errors,
@@ -262,14 +263,12 @@ def stage_configuration(workdir, config_dir, main_config, name, content):
             if entry_name != name and os.path.isfile(source):
                 shutil.copyfile(source, os.path.join(staged_dir, entry_name))
                 os.chmod(os.path.join(staged_dir, entry_name), 0o644)
+    # logrotate refuses configuration files that are group or world writable: each is written 0644.
     if content is not None:
-        with open(os.path.join(staged_dir, name), "w", encoding="utf-8") as handle:
-            handle.write(content)
-        os.chmod(os.path.join(staged_dir, name), 0o644)
-    main = os.path.join(staged_dir + ".conf")
-    with open(main, "w", encoding="utf-8") as handle:
-        handle.write(staged_main_config(read_text(main_config, errors="replace") if main_config else None, config_dir, staged_dir))
-    os.chmod(main, 0o644)
+        write_atomically(os.path.join(staged_dir, name), content)
+    main = staged_dir + ".conf"
+    main_text = read_text(main_config, errors="replace") if main_config else None
+    write_atomically(main, staged_main_config(main_text, config_dir, staged_dir))
     return main
 
 
@@ -288,9 +287,7 @@ def validate(module, content, dest, main_config):
     workdir = tempfile.mkdtemp(prefix="hostcare-logrotate-")
     try:
         candidate = os.path.join(workdir, os.path.basename(dest))
-        with open(candidate, "w", encoding="utf-8") as handle:
-            handle.write(content)
-        os.chmod(candidate, 0o644)
+        write_atomically(candidate, content)
         rc, output = run_logrotate_debug(module, logrotate, workdir, candidate)
         errors = logrotate_errors(output, candidate, dest) if rc != 0 else []
         if not errors:
@@ -322,7 +319,7 @@ def main():
             name=dict(type="str", required=True),
             state=dict(type="str", choices=["present", "absent"], default="present"),
             paths=dict(type="list", elements="str"),
-            frequency=dict(type="str", choices=["hourly", "daily", "weekly", "monthly"], default="daily"),
+            frequency=dict(type="str", choices=list(FREQUENCIES), default="daily"),
             rotate=dict(type="int", default=14),
             size=dict(type="str"),
             maxsize=dict(type="str"),
@@ -360,36 +357,37 @@ def main():
     dirs = [params["hourly_config_dir"], params["config_dir"]]
     if not hourly:
         dirs.reverse()
-    dest, elsewhere = (os.path.join(directory, name) for directory in dirs)
+    paths = [os.path.join(directory, name) for directory in dirs]
     if params["state"] == "absent":
-        dest, elsewhere = None, None
-        targets = [os.path.join(directory, name) for directory in dirs]
+        dest, targets = None, paths
     else:
-        targets = [elsewhere]
+        dest, targets = paths[0], paths[1:]  # the entry moves out of the other directory
 
     current = refuse_foreign(module, dest, name) if dest else None
-    to_remove = []
+    removed_text = {}
     for path in targets:
         existing = read_text(path, errors="replace")
         if existing is None:
             continue
         if is_ours(existing):
-            to_remove.append(path)
+            removed_text[path] = existing
         elif dest is None:
             module.warn(f"{path} was not written by hostcare.vps.logrotate: left as it is")
         else:
             refuse_foreign(module, path, name)
 
+    to_remove = list(removed_text)
     content = render_entry(entry) if dest else ""
-    changed = bool(to_remove) or (dest is not None and current != content)
-    if dest is not None and current != content:
+    rewrite = dest is not None and current != content
+    changed = bool(to_remove) or rewrite
+    if rewrite:
         validate(module, content, dest, params["main_config"] if not hourly else None)
 
     header = dest or targets[0]
-    before = current if dest else "".join(read_text(path, errors="replace") or "" for path in to_remove)
+    before = current if dest else "".join(removed_text.values())
     diff = {"before_header": header, "after_header": header, "before": before or "", "after": content}
     if changed and not module.check_mode:
-        if dest is not None and current != content:
+        if rewrite:
             write(module, content, dest)
         for path in to_remove:
             os.remove(path)

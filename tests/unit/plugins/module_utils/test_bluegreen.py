@@ -270,7 +270,7 @@ def test_parse_app_containers():
                   "Labels": {"hostcare.bluegreen.colour": "blue", "hostcare.bluegreen.release": V1,
                              "hostcare.bluegreen.config": "c0"}}]
     assert parse_app_containers(summaries) == [{"id": "abc", "name": "demo-blue-111111111111", "running": False,
-                                            "colour": "blue", "release": V1, "config": "c0"}]
+                                                "colour": "blue", "release": V1, "config": "c0"}]
 
 
 def test_upstream_include():
