@@ -480,6 +480,9 @@ def main():
         module.fail_json(msg=f"hostcare.vps.bluegreen_release: Docker: {error}", state_file=state_file)
     except OSError as error:  # the state dir or lock file cannot be created, say
         module.fail_json(msg=f"hostcare.vps.bluegreen_release: {error}. Nothing was changed.", state_file=state_file)
+    except UnicodeDecodeError as error:  # every file is read before anything changes
+        module.fail_json(msg=f"hostcare.vps.bluegreen_release: an env file, the state file or the nginx include is "
+                             f"not UTF-8 text ({error}). Nothing was changed.", state_file=state_file)
     finally:
         client.close()
     module.exit_json(**result)

@@ -203,6 +203,15 @@ def test_invalid_state_file_is_named(capsys, site):
     assert _containers(site) == []
 
 
+def test_an_env_file_that_is_not_utf8_is_refused_without_a_traceback(capsys, site):
+    env_file = site["tmp"] / "app.env"
+    env_file.write_bytes(b"SECRET=\xff\xfe\n")
+    code, result, _out = _run(capsys, _args(site, image=site["images"]["v2"], env_files=[str(env_file)]))
+    assert code == 1
+    assert "is not UTF-8 text" in result["msg"] and result["msg"].endswith("Nothing was changed.")
+    assert _containers(site) == []
+
+
 def test_a_second_deploy_of_the_same_app_waits_for_none(capsys, site):
     with DeployLock(str(site["tmp"] / "state"), site["app"]):
         code, result, _out = _run(capsys, _args(site, image=site["images"]["v2"]))
