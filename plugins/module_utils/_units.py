@@ -12,19 +12,18 @@ from __future__ import annotations
 import math
 import re
 
+from ansible_collections.hostcare.vps.plugins.module_utils._validate import OptionError
+
 _MULTIPLIERS = {"": 1, "K": 1024, "M": 1024 ** 2, "G": 1024 ** 3, "T": 1024 ** 4, "P": 1024 ** 5}
 
 # "512", "512B", "2G", "2GB", "2GiB", "1.5 GB", "100k". A lowercase "b" means bits and is refused ("2Gb").
-_SIZE_RE = re.compile(r"^\s*(?P<number>\d+(?:\.\d+)?)\s*(?P<prefix>[kKmMgGtTpP]?)(?P<suffix>i?B)?\s*$")
+# ASCII only: \d would also match Arabic-Indic and other Unicode digits.
+_SIZE_RE = re.compile(r"^\s*(?P<number>\d+(?:\.\d+)?)\s*(?P<prefix>[kKmMgGtTpP]?)(?P<suffix>i?B)?\s*$", re.ASCII)
 
 ALLOWED_SIZE_FORMS = "a number of bytes or a size such as 512MB, 2G, 1.5GiB (binary units B, K, M, G, T, P)"
 
 
-class OptionError(ValueError):
-    """An option value a module cannot use; the message names the option."""
-
-
-class SizeError(ValueError):
+class SizeError(OptionError):
     """Raised for a size that cannot be parsed; the message says what is allowed."""
 
 
@@ -37,8 +36,8 @@ def parse_size(value, option="size"):
             raise SizeError(f"{option}: must not be negative, got {value}")
         return value
     if isinstance(value, float):
-        if value < 0 or math.isnan(value):
-            raise SizeError(f"{option}: must be a non-negative number, got {value!r}")
+        if value < 0 or not math.isfinite(value):
+            raise SizeError(f"{option}: must be a finite non-negative number of bytes, got {value!r}")
         return int(value)
     if not isinstance(value, str):
         raise SizeError(f"{option}: expected {ALLOWED_SIZE_FORMS}, got {type(value).__name__} {value!r}")
