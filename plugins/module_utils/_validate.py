@@ -47,8 +47,8 @@ def _got(value):
     return f"got {value!r}" if not isinstance(value, float) else f"got {value}"
 
 
-def _range_text(minimum, maximum, exclusive_minimum, unit):
-    unit_text = f" {unit}" if unit else ""
+def _range_text(minimum, maximum, exclusive_minimum):
+    unit_text = ""
     if minimum is not None and maximum is not None:
         low = "greater than" if exclusive_minimum else "at least"
         return f"{low} {minimum}{unit_text} and at most {maximum}{unit_text}"
@@ -69,7 +69,7 @@ def number(option, value, minimum=None, maximum=None, exclusive_minimum=False, i
     kind = what or ("a whole number" if integer else "a number")
     if unit:
         kind = f"{kind} of {unit}"
-    allowed = f"must be {kind} {_range_text(minimum, maximum, exclusive_minimum, unit)}".rstrip()
+    allowed = f"must be {kind} {_range_text(minimum, maximum, exclusive_minimum)}".rstrip()
     if isinstance(value, bool) or not isinstance(value, (int, float, str)):
         raise OptionError(f"{option}: {allowed}, got {type(value).__name__} {value!r}")
     if isinstance(value, str):
