@@ -3,8 +3,8 @@
 # Note: this module util is PRIVATE to the hostcare.vps collection.
 """The docker_cleanup module's plan and its execution.
 
-`plan_cleanup` (pure) turns what `_docker.read_docker_inputs` read into the exact list of objects to remove,
-with `_docker.select_removable`, the selection the facts and the audit use. `remove_planned` removes that list
+`plan_cleanup` (pure) turns what `_docker_facts.read_docker_inputs` read into the exact list of objects to remove,
+with `_docker_selection.select_removable`, the selection the facts and the audit use. `remove_planned` removes that list
 through the Engine API, checking each object again just before removing it. Standard library only.
 """
 
@@ -17,25 +17,31 @@ import re
 import time
 import urllib.parse
 
-from ansible_collections.hostcare.vps.plugins.module_utils._docker import (
-    REMOVABLE_CONTAINER_STATES,
-    DockerAPIError,
-    DockerUnavailable,
-    PolicyError,
-    _protecting_label,
-    _reference_as_tag,
-    _size,
+from ansible_collections.hostcare.vps.plugins.module_utils import _validate
+from ansible_collections.hostcare.vps.plugins.module_utils._docker import DockerAPIError, DockerUnavailable
+from ansible_collections.hostcare.vps.plugins.module_utils._docker_objects import (
+    ImageReference,
+    api_size,
     parse_build_cache,
     parse_containers,
     parse_images,
     parse_volumes,
+)
+from ansible_collections.hostcare.vps.plugins.module_utils._docker_selection import (
+    MAX_AGE_SECONDS,
+    REMOVABLE_CONTAINER_STATES,
+    PolicyError,
+    _protecting_label,
     reclaimed_by_kind,
     select_removable,
 )
 from ansible_collections.hostcare.vps.plugins.module_utils._disk import filesystem_usage as disk_filesystem_usage
 from ansible_collections.hostcare.vps.plugins.module_utils._units import format_size
 
-_DURATION_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw]?)\s*$")
+BLUEGREEN_STATE_DIR = "/var/lib/hostcare/bluegreen"
+"""Where hostcare.vps.bluegreen_release keeps its state files (its state_dir default)."""
+
+_DURATION_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw]?)\s*$", re.ASCII)
 _DURATION_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 
 # HTTP 409 with this text: another prune holds the daemon's prune lock; worth waiting for.
@@ -51,20 +57,25 @@ class StateError(Exception):
 def parse_duration(value, option):
     """Seconds of "90s", "15m", "12h", "7d", "2w" or a number of seconds; None for None or "" (rule off).
 
-    Raise PolicyError naming `option` otherwise.
+    At most ten years (MAX_AGE_SECONDS). Raise PolicyError naming `option` otherwise.
     """
     if value is None or (isinstance(value, str) and not value.strip()):
         return None
     if isinstance(value, bool):
         raise PolicyError(f"{option}: expected a duration such as 12h, 7d or 2w, got {value!r}")
     if isinstance(value, (int, float)):
-        if value >= 0 and value != float("inf"):
-            return int(value)
-        raise PolicyError(f"{option}: must be 0 or more, got {value!r}")
-    match = _DURATION_RE.match(str(value).lower())
-    if not match:
-        raise PolicyError(f"{option}: expected a duration such as 12h, 7d or 2w (units s, m, h, d, w), got {value!r}")
-    return int(float(match.group(1)) * _DURATION_UNITS[match.group(2)])
+        if value < 0:
+            raise PolicyError(f"{option}: must be 0 or more, got {value!r}")
+        seconds = value
+    else:
+        match = _DURATION_RE.match(str(value).lower())
+        if not match:
+            raise PolicyError(f"{option}: expected a duration such as 12h, 7d or 2w (units s, m, h, d, w), got {value!r}")
+        seconds = float(match.group(1)) * _DURATION_UNITS[match.group(2)]
+    try:
+        return int(_validate.number(option, seconds, minimum=0, maximum=MAX_AGE_SECONDS, unit="seconds (ten years)"))
+    except _validate.OptionError:
+        raise PolicyError(f"{option}: must be a duration of at most 3650d ({MAX_AGE_SECONDS} seconds), got {value!r}") from None
 
 
 def parse_release_state(text, path):
@@ -91,12 +102,19 @@ def parse_release_state(text, path):
     return protected
 
 
-def read_release_state(directory):
-    """{image id: app} from every *.json in `directory` (missing directory: nothing). Raise StateError."""
+def read_release_state(directory, default=BLUEGREEN_STATE_DIR):
+    """{image id: app} from every *.json in `directory`. Raise StateError.
+
+    A missing directory is refused (a misspelt path would silently protect nothing), except the `default` one:
+    no blue-green app was ever deployed on this host, nothing to protect.
+    """
     if not os.path.isdir(directory):
         if os.path.exists(directory):
-            raise StateError(f"{directory}: protect_state_dir is not a directory")
-        return {}
+            raise StateError(f"protect_state_dir: {directory} is not a directory")
+        if directory.rstrip("/") == default.rstrip("/"):
+            return {}
+        raise StateError(f"protect_state_dir: {directory} does not exist, so it would protect no release. Give the "
+                         f"state_dir of hostcare.vps.bluegreen_release, or leave the default {default}")
     protected = {}
     for path in sorted(glob.glob(os.path.join(glob.escape(directory), "*.json"))):
         try:
@@ -106,6 +124,15 @@ def read_release_state(directory):
             raise StateError(f"{path}: cannot be read ({getattr(error, 'strerror', None) or error})") from None
         protected.update(parse_release_state(text, path))
     return protected
+
+
+def describe_protected_releases(releases, directory):
+    """One line: how many releases the bluegreen state of `directory` protected ({image id: app})."""
+    apps = sorted(set(releases.values()))
+    if not apps:
+        return f"bluegreen state {directory}: no release to protect"
+    return (f"bluegreen state {directory}: {len(releases)} release image{'s' if len(releases) != 1 else ''} of "
+            f"{', '.join(apps)} protected")
 
 
 def filesystem_usage(path):
@@ -151,7 +178,7 @@ def plan_cleanup(inputs, policy, now):
     return {
         "selected": selection["removable"],
         "kept": selection["protected"],
-        "images_bytes": _size(df.get("LayersSize")) or 0,
+        "images_bytes": api_size(df.get("LayersSize")) or 0,
         "would_reclaim": reclaimed_by_kind(selection["removable"]),
     }
 
@@ -168,10 +195,10 @@ def _usage(filesystem):
             f"({filesystem['path']})")
 
 
-def report_lines(result, check_mode):
+def report_lines(result, check_mode, protection=""):
     """The run in lines for a human: trigger, each object (would be) removed or skipped, bytes per category,
     the Docker filesystem before and after."""
-    lines = [f"trigger: {result['trigger_reason']}"]
+    lines = [f"trigger: {result['trigger_reason']}"] + ([protection] if protection else [])
     if not result["triggered"]:
         return lines + ["nothing removed (not triggered)", f"Docker filesystem: {_usage(result['filesystem_before'])}"]
     if check_mode:
@@ -226,7 +253,7 @@ def _users_of(client, image_id, names):
     """Names of the containers (any state) whose image is `image_id` or whose reference names one of `names`."""
     users = []
     for container in client.get("/containers/json?all=1") or []:
-        if container.get("ImageID") == image_id or _reference_as_tag(container.get("Image")) in names:
+        if container.get("ImageID") == image_id or ImageReference(container.get("Image")).as_tag() in names:
             users.append((container.get("Names") or ["/" + container.get("Id", "")[:12]])[0].lstrip("/"))
     return users
 
@@ -290,7 +317,7 @@ def _prune_build_cache(client, older_seconds, timeout, retry):
     """POST /build/prune for records unused that long; ({id: True} of what it deleted, bytes it reclaimed)."""
     filters = urllib.parse.quote(json.dumps({"unused-for": [f"{int(older_seconds)}s"]}))
     answer = retry(lambda: client.request("POST", f"/build/prune?all=1&filters={filters}", timeout=timeout)) or {}
-    return set(answer.get("CachesDeleted") or []), _size(answer.get("SpaceReclaimed")) or 0
+    return set(answer.get("CachesDeleted") or []), api_size(answer.get("SpaceReclaimed")) or 0
 
 
 def remove_planned(client, selected, policy, prune_timeout, busy_attempts=5, sleep=time.sleep):

@@ -1,26 +1,29 @@
 # Copyright: hostcare.vps contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 # Note: this module util is PRIVATE to the hostcare.vps collection.
-"""logrotate entries: input checks, rendering, logrotate's error lines, and daemon.json log options.
+"""logrotate entries: input checks, rendering, logrotate's error lines.
 
-Pure functions (no I/O): the logrotate_entry and docker_log_config modules do the reading, the
+Pure functions (no I/O): the logrotate_entry module does the reading, the
 `logrotate -d` run and the writing. Runs on the target's python3 (3.9+), standard library only.
 """
 
 from __future__ import annotations
 
-import json
 import re
-from collections import OrderedDict
 
-from ansible_collections.hostcare.vps.plugins.module_utils._docker import log_capped
+# daemon.json's log options live in _docker_daemon_config; re-exported for the importers of these names.
+from ansible_collections.hostcare.vps.plugins.module_utils._docker_daemon_config import (  # noqa: F401  pylint: disable=unused-import
+    DaemonJsonError,
+    docker_log_opts,
+    merge_daemon_json,
+    uncapped_containers,
+)
 
 MARKER = "# Managed by hostcare.vps.logrotate"
 FREQUENCIES = ("hourly", "daily", "weekly", "monthly")
 # File names logrotate's include reads: no dots (it skips taboo extensions such as .dpkg-old and .disabled).
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
 SIZE_RE = re.compile(r"^[0-9]+[kKMG]?$")
-DOCKER_SIZE_RE = re.compile(r"^[1-9][0-9]*[kKmMgG]$")
 MODE_RE = re.compile(r"^0?[0-7]{3}$")
 ACCOUNT_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*\$?$")
 # Characters a path in a logrotate config cannot hold (it is written in double quotes).
@@ -167,70 +170,3 @@ def new_errors(output_without, output_with):
     before = {line.strip() for line in output_without.splitlines() if line.strip().startswith("error:")}
     return [line.strip() for line in output_with.splitlines()
             if line.strip().startswith("error:") and line.strip() not in before]
-
-
-# --- Docker daemon.json ------------------------------------------------------------------------------------------
-
-class DaemonJsonError(ValueError):
-    """daemon.json cannot be merged safely; the message says why."""
-
-
-def docker_log_opts(max_size, max_file, compress):
-    """The log-opts to set, as the strings dockerd requires (it refuses numbers and booleans there)."""
-    opts = OrderedDict()
-    if max_size is not None:
-        if not DOCKER_SIZE_RE.match(str(max_size)):
-            raise DaemonJsonError(f"max_size={max_size!r} must be a size such as 10m, 50m or 1g")
-        opts["max-size"] = str(max_size)
-    if max_file is not None:
-        if isinstance(max_file, bool) or not str(max_file).isdigit() or int(max_file) < 1:
-            raise DaemonJsonError(f"max_file={max_file!r} must be a whole number of files, 1 or more")
-        opts["max-file"] = str(int(max_file))
-    if compress is not None:
-        opts["compress"] = "true" if compress else "false"
-    return opts
-
-
-def merge_daemon_json(text, log_driver, log_opts):
-    """daemon.json text with log-driver and log-opts merged in, every other key (and the key order) kept.
-
-    Returns (new_text, changed). `text` None or blank means no file. Keys of log-opts not named in
-    `log_opts` are kept (labels, tag, env ...). Raises DaemonJsonError for a file that is not a JSON object.
-    """
-    if text is None or not text.strip():
-        config = OrderedDict()
-    else:
-        try:
-            config = json.loads(text, object_pairs_hook=OrderedDict)
-        except ValueError as exc:
-            raise DaemonJsonError(f"it is not valid JSON ({exc}); dockerd would not start with it either") from None
-        if not isinstance(config, dict):
-            raise DaemonJsonError("it is not a JSON object")
-        if not isinstance(config.get("log-opts", {}), dict):
-            raise DaemonJsonError("its log-opts is not a JSON object")
-    merged = OrderedDict(config)
-    if log_driver is not None:
-        merged["log-driver"] = log_driver
-    opts = OrderedDict(config.get("log-opts") or {})
-    opts.update(log_opts)
-    if opts:
-        merged["log-opts"] = opts
-    changed = merged != config
-    if not changed and text is not None and text.strip():
-        return text, False
-    return json.dumps(merged, indent=2) + "\n", changed
-
-
-def uncapped_containers(inspections):
-    """Names of running containers whose log file has no size limit (json-file without max-size).
-
-    `inspections`: GET /containers/{id}/json answers. The local driver caps by default unless max-size is -1.
-    """
-    names = []
-    for inspect in inspections:
-        if not (inspect.get("State") or {}).get("Running"):
-            continue
-        log_config = (inspect.get("HostConfig") or {}).get("LogConfig") or {}
-        if log_capped(log_config.get("Type"), log_config.get("Config")) is False:
-            names.append((inspect.get("Name") or inspect.get("Id", "?")[:12]).lstrip("/"))
-    return sorted(names)

@@ -179,14 +179,8 @@ options:
     description: Directory of the state files (C(<app>.json)), read by C(hostcare.vps.docker_cleanup).
     type: path
     default: /var/lib/hostcare/bluegreen
-  socket_path:
-    description: The Docker daemon's unix socket.
-    type: path
-    default: /var/run/docker.sock
-  timeout:
-    description: Seconds one Docker API call may take.
-    type: float
-    default: 60
+extends_documentation_fragment:
+  - hostcare.vps.docker
 attributes:
   check_mode:
     support: full
@@ -298,6 +292,7 @@ from ansible_collections.hostcare.vps.plugins.module_utils._bluegreen import (
     spec_digest,
 )
 from ansible_collections.hostcare.vps.plugins.module_utils._docker import (
+    CONNECTION_SPEC,
     DockerAPIError,
     DockerClient,
     DockerUnavailable,
@@ -341,8 +336,7 @@ ARGUMENT_SPEC = {
     "stop_timeout": {"type": "int", "default": 10},
     "keep_releases": {"type": "int", "default": 3},
     "state_dir": {"type": "path", "default": "/var/lib/hostcare/bluegreen"},
-    "socket_path": {"type": "path", "default": "/var/run/docker.sock"},
-    "timeout": {"type": "float", "default": 60},
+    **CONNECTION_SPEC,
 }
 
 

@@ -22,24 +22,12 @@ description:
 author:
   - hostcare.vps contributors (@hostcare)
 options:
-  socket_path:
-    description:
-      - Path of the Docker daemon's unix socket. The C(DOCKER_HOST) environment variable is not used.
-    type: path
-    default: /var/run/docker.sock
   keep:
     description:
       - How many of the newest images of each repository (by build time) count as current in
-        RV(ansible_facts.hostcare_docker.old_tags); the tags of older images are listed there. V(0) or more.
+        RV(ansible_facts.hostcare_docker.old_tags); the tags of older images are listed there. V(0) to V(1000000).
     type: int
     default: 3
-  timeout:
-    description:
-      - Seconds each request to the daemon may take, more than 0. C(/system/df) measures every image, container
-        and volume, which takes a while on a busy host.
-      - A daemon that does not answer in time makes the facts unavailable with RV(ansible_facts.hostcare_docker.reason_code=timeout).
-    type: float
-    default: 30
   fail_on_unavailable:
     description:
       - Fail the task when Docker cannot be asked, instead of returning RV(ansible_facts.hostcare_docker.available=false).
@@ -52,8 +40,12 @@ options:
     type: bool
     default: true
 extends_documentation_fragment:
+  - hostcare.vps.docker
   - hostcare.vps._attributes.facts
 notes:
+  - A daemon that does not answer a request within O(timeout) makes the facts unavailable with
+    RV(ansible_facts.hostcare_docker.reason_code=timeout). C(/system/df) measures every image, container and
+    volume, which takes a while on a busy host.
   - Linux only. Needs access to the socket (root or the C(docker) group). Container logs are readable by root
     only; without C(become) their sizes are V(null) with the reason in RV(ansible_facts.hostcare_docker.containers[].log.error).
   - The daemon-wide log options come from C(/etc/docker/daemon.json); options given to C(dockerd) on its command
@@ -709,45 +701,36 @@ ansible_facts:
               sample: {}
 """
 
-import math
-
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.hostcare.vps.plugins.module_utils._docker import DEFAULT_SOCKET, gather_docker_facts
+from ansible_collections.hostcare.vps.plugins.module_utils import _validate
+from ansible_collections.hostcare.vps.plugins.module_utils._docker import CONNECTION_SPEC, connection_options
+from ansible_collections.hostcare.vps.plugins.module_utils._docker_facts import gather_docker_facts
 
-ARGUMENT_SPEC = {
-    "socket_path": {"type": "path", "default": DEFAULT_SOCKET},
+ARGUMENT_SPEC = dict({
     "keep": {"type": "int", "default": 3},
-    "timeout": {"type": "float", "default": 30},
     "fail_on_unavailable": {"type": "bool", "default": False},
     "include_images_list": {"type": "bool", "default": True},
-}
+}, **CONNECTION_SPEC)
 
 
-def option_error(params):
-    """The message for the first unusable option value, or None."""
-    socket_path = params["socket_path"]
-    if socket_path.startswith(("unix:", "tcp:", "ssh:", "npipe:")):
-        return f"socket_path: give the socket's path (such as {DEFAULT_SOCKET}), not a URL, got {socket_path!r}"
-    if not socket_path.startswith("/"):
-        return f"socket_path: must be an absolute path, got {socket_path!r}"
-    if params["keep"] < 0:
-        return f"keep: must be 0 or more, got {params['keep']}"
-    if not (params["timeout"] > 0 and math.isfinite(params["timeout"])):
-        return f"timeout: must be a number of seconds greater than 0, got {params['timeout']}"
-    return None
+def checked_options(params):
+    """(socket_path, timeout, keep), checked before any connection; raise _validate.OptionError naming the option."""
+    socket_path, timeout = connection_options(params)
+    return socket_path, timeout, _validate.integer("keep", params["keep"], minimum=0)
 
 
 def main():
     module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
-    error = option_error(module.params)
-    if error:
-        module.fail_json(msg=error)
+    try:
+        socket_path, timeout, keep = checked_options(module.params)
+    except _validate.OptionError as error:
+        module.fail_json(msg=str(error))
     try:
         facts = gather_docker_facts(
-            socket_path=module.params["socket_path"],
-            timeout=module.params["timeout"],
-            keep=module.params["keep"],
+            socket_path=socket_path,
+            timeout=timeout,
+            keep=keep,
             include_images_list=module.params["include_images_list"],
         )
     except Exception as error:  # pylint: disable=broad-except  # a fact module must fail cleanly, never with a traceback

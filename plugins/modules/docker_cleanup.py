@@ -24,31 +24,21 @@ description:
 author:
   - hostcare.vps contributors (@hostcare)
 options:
-  socket_path:
-    description:
-      - Path of the Docker daemon's unix socket. The C(DOCKER_HOST) environment variable is not used.
-    type: path
-    default: /var/run/docker.sock
-  timeout:
-    description:
-      - Seconds each request to the daemon may take (more than 0), except the build cache prune.
-    type: float
-    default: 60
   prune_timeout:
     description:
-      - Seconds the build cache prune may take (more than 0).
+      - Seconds the build cache prune may take, more than 0 and at most 3600. O(timeout) bounds every other request.
     type: float
     default: 600
   busy_attempts:
     description:
       - How many times a request is sent while the daemon answers that another prune is running (HTTP 409),
-        waiting 2, 4, 8... seconds in between. 1 or more.
+        waiting 2, 4, 8... seconds in between. V(1) to V(10).
     type: int
     default: 5
   keep:
     description:
       - How many of the newest images (by build time) of each repository are kept even when no container uses
-        them (the rollback images). V(0) or more. Images are counted, not tags.
+        them (the rollback images). V(0) to V(1000000). Images are counted, not tags.
     type: int
     default: 3
   remove_dangling:
@@ -59,7 +49,7 @@ options:
   unused_older_than:
     description:
       - Also remove images that no container uses, that are not among the newest O(keep) of a repository and were
-        built at least this long ago (V(12h), V(7d), V(2w), or seconds). Empty (the default) turns this rule off;
+        built at least this long ago (V(12h), V(7d), V(2w), or seconds; at most V(3650d)). Empty (the default) turns this rule off;
         older tags beyond O(keep) are removed by O(keep) whatever their age.
     type: str
   containers_older_than:
@@ -97,20 +87,25 @@ options:
     default: []
   protect_state_dir:
     description:
-      - Directory of bluegreen state files (C(<app>.json)); the images of their live and rollback releases are
-        never removed. A missing directory protects nothing; a file that cannot be read or is not valid makes the
-        module fail, naming the file, before anything is removed.
+      - Absolute path of the directory of bluegreen state files (C(<app>.json), the O(hostcare.vps.bluegreen_release#module:state_dir));
+        the images of their live and rollback releases are never removed. RV(protected_releases) says how many.
+      - A directory that does not exist is refused (a misspelt path would protect nothing), except the default
+        one, which means no blue-green app was ever deployed on this host. A file that cannot be read or is not
+        valid makes the module fail, naming the file, before anything is removed.
     type: path
     default: /var/lib/hostcare/bluegreen
   trigger_use_percent:
     description:
-      - Act only when the filesystem of Docker's root directory is more than this full (0 to 100), or when
+      - Act only when the filesystem of Docker's root directory is more than this full (V(0) to V(100)), or when
         O(trigger_images_size) is exceeded. Unset with O(trigger_images_size) unset, the module always acts.
     type: float
   trigger_images_size:
     description:
-      - Act only when the images take more than this (V(10G), bytes), or when O(trigger_use_percent) is exceeded.
+      - Act only when the images take more than this (V(10G), bytes; at most 1 PiB), or when O(trigger_use_percent)
+        is exceeded.
     type: str
+extends_documentation_fragment:
+  - hostcare.vps.docker
 attributes:
   check_mode:
     support: full
@@ -251,6 +246,13 @@ report:
   type: list
   elements: str
   sample: ["trigger: no trigger set: the cleanup always runs", "removed image shop/web:v1 (1.0 MiB): not among the newest 3 images of shop/web"]
+protected_releases:
+  description:
+    - How many release images (live and rollback) the bluegreen state files of O(protect_state_dir) protected.
+      V(0) when the default directory does not exist.
+  returned: always
+  type: int
+  sample: 4
 images_bytes:
   description: Bytes the images take (every layer once), as C(docker system df) counts them, before the run.
   returned: always
@@ -258,25 +260,23 @@ images_bytes:
   sample: 1073741824
 """
 
-import math
 import time
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.hostcare.vps.plugins.module_utils import _validate
 from ansible_collections.hostcare.vps.plugins.module_utils._docker import (
-    DEFAULT_SOCKET,
+    CONNECTION_SPEC,
     DockerClient,
     DockerUnavailable,
-    PolicyError,
+    connection_options,
     negotiate_api_version,
-    normalize_policy,
-    parse_label_list,
-    read_docker_inputs,
-    reclaimed_by_kind,
 )
 from ansible_collections.hostcare.vps.plugins.module_utils._docker_cleanup import (
+    BLUEGREEN_STATE_DIR,
     StateError,
     describe_entry,
+    describe_protected_releases,
     filesystem_usage,
     parse_duration,
     plan_cleanup,
@@ -285,11 +285,19 @@ from ansible_collections.hostcare.vps.plugins.module_utils._docker_cleanup impor
     report_lines,
     trigger_decision,
 )
-from ansible_collections.hostcare.vps.plugins.module_utils._units import SizeError, format_size, parse_size
+from ansible_collections.hostcare.vps.plugins.module_utils._docker_facts import read_docker_inputs
+from ansible_collections.hostcare.vps.plugins.module_utils._docker_selection import (
+    PolicyError,
+    normalize_policy,
+    parse_label_list,
+    reclaimed_by_kind,
+)
+from ansible_collections.hostcare.vps.plugins.module_utils._units import format_size
 
-ARGUMENT_SPEC = {
-    "socket_path": {"type": "path", "default": DEFAULT_SOCKET},
-    "timeout": {"type": "float", "default": 60},
+MAX_BUSY_ATTEMPTS = 10
+"""10 attempts wait 2 + 4 + ... + 512 s, about 17 minutes; more would outlast any task timeout."""
+
+ARGUMENT_SPEC = dict({
     "prune_timeout": {"type": "float", "default": 600},
     "busy_attempts": {"type": "int", "default": 5},
     "keep": {"type": "int", "default": 3},
@@ -301,38 +309,38 @@ ARGUMENT_SPEC = {
     "remove_volumes_confirmed": {"type": "bool", "default": False},
     "protect_labels": {"type": "list", "elements": "str", "default": ["hostcare.keep=true"]},
     "protect_patterns": {"type": "list", "elements": "str", "default": []},
-    "protect_state_dir": {"type": "path", "default": "/var/lib/hostcare/bluegreen"},
+    "protect_state_dir": {"type": "path", "default": BLUEGREEN_STATE_DIR},
     "trigger_use_percent": {"type": "float"},
     "trigger_images_size": {"type": "str"},
-}
+}, **CONNECTION_SPEC)
 
 
 def settings_from_params(params):
-    """(policy without protect_releases, trigger images bytes); raise PolicyError naming the option at fault."""
-    socket_path = params["socket_path"]
-    if socket_path.startswith(("unix:", "tcp:", "ssh:", "npipe:")) or not socket_path.startswith("/"):
-        raise PolicyError(f"socket_path: give the socket's absolute path (such as {DEFAULT_SOCKET}), got {socket_path!r}")
-    for option in ("timeout", "prune_timeout"):
-        if not (params[option] > 0 and math.isfinite(params[option])):
-            raise PolicyError(f"{option}: must be a number of seconds greater than 0, got {params[option]}")
-    if params["busy_attempts"] < 1:
-        raise PolicyError(f"busy_attempts: must be 1 or more, got {params['busy_attempts']}")
-    if params["keep"] < 0:
-        raise PolicyError(f"keep: must be 0 or more, got {params['keep']}")
+    """The checked settings: {socket_path, timeout, prune_timeout, busy_attempts, trigger_use_percent,
+    trigger_images_bytes, protect_state_dir, policy (without protect_releases)}.
+
+    Raise _validate.OptionError (PolicyError is one) naming the option at fault; nothing is read or asked yet.
+    """
+    socket_path, timeout = connection_options(params)
+    settings = {
+        "socket_path": socket_path,
+        "timeout": timeout,
+        "prune_timeout": _validate.timeout("prune_timeout", params["prune_timeout"]),
+        "busy_attempts": _validate.integer("busy_attempts", params["busy_attempts"], minimum=1, maximum=MAX_BUSY_ATTEMPTS),
+        "trigger_use_percent": None,
+        "trigger_images_bytes": None,
+        "protect_state_dir": _validate.absolute_path("protect_state_dir", params["protect_state_dir"], written=False),
+    }
+    keep = _validate.integer("keep", params["keep"], minimum=0)
     if params["remove_volumes"] and not params["remove_volumes_confirmed"]:
         raise PolicyError("remove_volumes: volumes hold data (databases, uploads); to remove the volumes no container "
                           "mounts, set remove_volumes_confirmed to true as well")
-    percent = params["trigger_use_percent"]
-    if percent is not None and not 0 <= percent <= 100:
-        raise PolicyError(f"trigger_use_percent: must be between 0 and 100, got {percent:g}")
-    images_bytes = None
+    if params["trigger_use_percent"] is not None:
+        settings["trigger_use_percent"] = _validate.percentage("trigger_use_percent", params["trigger_use_percent"])
     if params["trigger_images_size"] not in (None, ""):
-        try:
-            images_bytes = parse_size(params["trigger_images_size"], "trigger_images_size")
-        except SizeError as error:
-            raise PolicyError(str(error)) from None
-    policy = normalize_policy({
-        "keep": params["keep"],
+        settings["trigger_images_bytes"] = _validate.size("trigger_images_size", params["trigger_images_size"])
+    settings["policy"] = normalize_policy({
+        "keep": keep,
         "remove_dangling": params["remove_dangling"],
         "remove_unused_older_than_seconds": parse_duration(params["unused_older_than"], "unused_older_than"),
         "remove_containers_older_than_seconds": parse_duration(params["containers_older_than"], "containers_older_than"),
@@ -341,11 +349,11 @@ def settings_from_params(params):
         "protect_labels": parse_label_list(params["protect_labels"]),
         "protect_patterns": params["protect_patterns"],
     })
-    return policy, images_bytes
+    return settings
 
 
-def _finish(module, result, msg, failed=False):
-    result["report"] = report_lines(result, module.check_mode)
+def _finish(module, result, msg, protection, failed=False):
+    result["report"] = report_lines(result, module.check_mode, protection)
     if module._diff and result["changed"]:
         entries = result["selected"] if module.check_mode else result["removed"]
         result["diff"] = {"before_header": "Docker objects", "after_header": "Docker objects",
@@ -361,39 +369,46 @@ def main():
     result = {"changed": False, "triggered": False, "trigger_reason": "", "selected": [], "kept": [], "removed": [],
               "skipped": [], "unexpected": [], "would_reclaim_bytes": reclaimed_by_kind([]),
               "reclaimed_bytes": reclaimed_by_kind([]), "build_cache_daemon_reported_bytes": 0,
-              "filesystem_before": None, "filesystem_after": None, "images_bytes": 0, "report": []}
+              "filesystem_before": None, "filesystem_after": None, "images_bytes": 0, "report": [],
+              "protected_releases": 0}
     try:
-        policy, trigger_images_bytes = settings_from_params(params)
-        policy["protect_releases"] = read_release_state(params["protect_state_dir"])
-    except (PolicyError, StateError) as error:
+        settings = settings_from_params(params)
+        policy = settings["policy"]
+        policy["protect_releases"] = read_release_state(settings["protect_state_dir"])
+    except (_validate.OptionError, StateError) as error:
         module.fail_json(msg=f"{error}. Nothing was removed.", **result)
+    result["protected_releases"] = len(policy["protect_releases"])
+    protection = describe_protected_releases(policy["protect_releases"], settings["protect_state_dir"])
     try:
-        inputs = read_docker_inputs(params["socket_path"], params["timeout"], host_files=False)
+        inputs = read_docker_inputs(settings["socket_path"], settings["timeout"], host_files=False)
     except DockerUnavailable as error:
         module.fail_json(msg=f"Docker cannot be asked ({error.code}): {error}. Nothing was removed.", **result)
 
     plan = plan_cleanup(inputs, policy, time.time())
     root_dir = inputs["info"].get("DockerRootDir") or "/var/lib/docker"
     before = filesystem_usage(root_dir)
-    triggered, why = trigger_decision(before, plan["images_bytes"], params["trigger_use_percent"], trigger_images_bytes)
+    triggered, why = trigger_decision(before, plan["images_bytes"], settings["trigger_use_percent"],
+                                      settings["trigger_images_bytes"])
     result.update(triggered=triggered, trigger_reason=why, kept=plan["kept"], filesystem_before=before,
                   filesystem_after=before, images_bytes=plan["images_bytes"])
     if not triggered:
-        _finish(module, result, f"Not triggered: {why}. Nothing was removed.")
+        _finish(module, result, f"Not triggered: {why}. Nothing was removed.", protection)
     result.update(selected=plan["selected"], would_reclaim_bytes=plan["would_reclaim"], changed=bool(plan["selected"]))
     if module.check_mode or not plan["selected"]:
-        _finish(module, result, f"{len(plan['selected'])} objects would free {format_size(plan['would_reclaim']['total'])}")
+        _finish(module, result, f"{len(plan['selected'])} objects would free {format_size(plan['would_reclaim']['total'])}",
+                protection)
 
-    client = DockerClient(params["socket_path"], params["timeout"])
+    client = DockerClient(settings["socket_path"], settings["timeout"])
     client.use_api_version(negotiate_api_version(inputs["version"]))
     try:
-        outcome = remove_planned(client, plan["selected"], policy, params["prune_timeout"], params["busy_attempts"])
+        outcome = remove_planned(client, plan["selected"], policy, settings["prune_timeout"],
+                                 settings["busy_attempts"])
     except DockerUnavailable as error:
         progress = getattr(error, "progress", {"removed": [], "skipped": []})
         result.update(changed=bool(progress["removed"]), removed=progress["removed"], skipped=progress["skipped"],
                       reclaimed_bytes=reclaimed_by_kind(progress["removed"]), filesystem_after=filesystem_usage(root_dir))
         _finish(module, result, f"The cleanup stopped: {error}. Removed before that: {len(progress['removed'])} of "
-                                f"{len(plan['selected'])} objects (see removed).", failed=True)
+                                f"{len(plan['selected'])} objects (see removed).", protection, failed=True)
     finally:
         client.close()
     result.update(changed=bool(outcome["removed"]), removed=outcome["removed"], skipped=outcome["skipped"],
@@ -401,7 +416,7 @@ def main():
                   build_cache_daemon_reported_bytes=outcome["build_cache_daemon_reported_bytes"],
                   filesystem_after=filesystem_usage(root_dir))
     _finish(module, result, f"Removed {len(outcome['removed'])} objects, {format_size(outcome['reclaimed']['total'])}; "
-                            f"skipped {len(outcome['skipped'])}")
+                            f"skipped {len(outcome['skipped'])}", protection)
 
 
 if __name__ == "__main__":

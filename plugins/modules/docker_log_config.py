@@ -10,8 +10,11 @@ short_description: Merge Docker's default log driver and log size limits into da
 version_added: 0.1.0
 description:
   - Sets C(log-driver) and the C(max-size), C(max-file) and C(compress) C(log-opts) in Docker's C(daemon.json),
-    keeping every other key, and their order, as they were. The file stays valid JSON; a file that is not valid
-    JSON is refused and left alone.
+    keeping every other key, and their order, as they were. The file stays valid JSON; a file that is not UTF-8,
+    not valid JSON or not a JSON object is refused and left alone, in check mode too.
+  - Values dockerd would refuse are refused first, so that dockerd never starts with a configuration that breaks
+    every new container. When the installed dockerd has C(--validate) (Docker 23 and later), the merged file is
+    also checked with C(dockerd --validate --config-file) before it is written (RV(dockerd_validated)).
   - Never restarts dockerd. Docker applies C(log-opts) only to containers created after the daemon has re-read
     the file (a restart); running containers keep their log settings until they are re-created.
   - Reports the running containers whose log file has no size limit (asks the daemon over its unix socket; when
@@ -21,7 +24,7 @@ author:
 options:
   path:
     description:
-      - Docker's daemon configuration file.
+      - Docker's daemon configuration file, an absolute path.
     type: path
     default: /etc/docker/daemon.json
   log_driver:
@@ -32,12 +35,15 @@ options:
     default: json-file
   max_size:
     description:
-      - Size of one log file before Docker rotates it (V(10m), V(50m), V(1g)).
+      - Size of one log file before Docker rotates it (V(10m), V(50m), V(1g)), a whole number and V(k), V(m) or
+        V(g), which dockerd reads as 10^3, 10^6 and 10^9 bytes.
+      - At most V(1000000g) (1 PiB). dockerd itself accepts a larger value at start, then overflows and refuses
+        every new container.
     type: str
     default: 10m
   max_file:
     description:
-      - How many log files Docker keeps per container.
+      - How many log files Docker keeps per container, V(1) to V(1000). V(1) needs O(compress=false).
     type: int
     default: 3
   compress:
@@ -45,11 +51,8 @@ options:
       - Compress rotated container logs.
     type: bool
     default: true
-  socket:
-    description:
-      - Docker's API socket, to list the containers without a log limit.
-    type: path
-    default: /var/run/docker.sock
+extends_documentation_fragment:
+  - hostcare.vps.docker
 attributes:
   check_mode:
     support: full
@@ -59,6 +62,8 @@ attributes:
     description: Shows daemon.json before and after.
 notes:
   - Unknown keys in C(daemon.json) are kept as they are; so are other C(log-opts) (labels, tag, env).
+  - The Docker connection (O(socket_path), O(timeout)) only serves to list the running containers without a log
+    limit.
 """
 
 EXAMPLES = r"""
@@ -97,24 +102,46 @@ containers_error:
   description: Why the containers could not be listed, when RV(containers_checked) is V(false).
   returned: always
   type: str
+dockerd_validated:
+  description:
+    - Whether C(dockerd --validate) checked the merged file. V(false) when nothing changed, or when dockerd is not
+      installed or predates C(--validate) (Docker 23); the values were checked against dockerd's limits all the same.
+  returned: always
+  type: bool
 """
 
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.hostcare.vps.plugins.module_utils._docker import DockerClient, DockerUnavailable
-from ansible_collections.hostcare.vps.plugins.module_utils._files import read_text, write_atomically
-from ansible_collections.hostcare.vps.plugins.module_utils._logrotate import (
+from ansible_collections.hostcare.vps.plugins.module_utils import _validate
+from ansible_collections.hostcare.vps.plugins.module_utils._docker import (
+    CONNECTION_SPEC,
+    DockerClient,
+    DockerUnavailable,
+    connection_options,
+)
+from ansible_collections.hostcare.vps.plugins.module_utils._docker_daemon_config import (
     DaemonJsonError,
+    decode_daemon_json,
     docker_log_opts,
+    dockerd_validate,
     merge_daemon_json,
     uncapped_containers,
 )
+from ansible_collections.hostcare.vps.plugins.module_utils._files import write_atomically
+
+ARGUMENT_SPEC = dict({
+    "path": {"type": "path", "default": "/etc/docker/daemon.json"},
+    "log_driver": {"type": "str", "choices": ["json-file", "local"], "default": "json-file"},
+    "max_size": {"type": "str", "default": "10m"},
+    "max_file": {"type": "int", "default": 3},
+    "compress": {"type": "bool", "default": True},
+}, **CONNECTION_SPEC)
 
 
-def read_containers(socket_path):
+def read_containers(socket_path, timeout):
     """(inspections of the running containers, error) from the daemon."""
-    client = DockerClient(socket_path, timeout=30.0)
+    client = DockerClient(socket_path, timeout)
     try:
         client.check_socket()
         containers = client.get("/containers/json")
@@ -126,36 +153,44 @@ def read_containers(socket_path):
         client.close()
 
 
-def main():
-    module = AnsibleModule(
-        argument_spec=dict(
-            path=dict(type="path", default="/etc/docker/daemon.json"),
-            log_driver=dict(type="str", choices=["json-file", "local"], default="json-file"),
-            max_size=dict(type="str", default="10m"),
-            max_file=dict(type="int", default=3),
-            compress=dict(type="bool", default=True),
-            socket=dict(type="path", default="/var/run/docker.sock"),
-        ),
-        supports_check_mode=True,
-    )
-    path = module.params["path"]
+def read_bytes(path):
+    """The file's bytes, None when it does not exist."""
     try:
-        before = read_text(path)
-        opts = docker_log_opts(module.params["max_size"], module.params["max_file"], module.params["compress"])
-        after, changed = merge_daemon_json(before, module.params["log_driver"], opts)
-    except DaemonJsonError as exc:
-        module.fail_json(msg=f"hostcare.vps.logrotate: {path}: {exc}. Nothing was changed.")
-    except OSError as exc:
-        module.fail_json(msg=f"hostcare.vps.logrotate: cannot read {path}: {exc}. Nothing was changed.")
+        with open(path, "rb") as handle:
+            return handle.read()
+    except FileNotFoundError:
+        return None
 
+
+def main():
+    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
+    params = module.params
+    try:
+        path = _validate.absolute_path("path", params["path"])
+        socket_path, timeout = connection_options(params)
+        opts = docker_log_opts(params["max_size"], params["max_file"], params["compress"])
+    except (_validate.OptionError, DaemonJsonError) as exc:
+        module.fail_json(msg=f"hostcare.vps.docker_log_config: {exc}. Nothing was changed.")
+    try:
+        before = decode_daemon_json(read_bytes(path))
+        after, changed = merge_daemon_json(before, params["log_driver"], opts)
+    except DaemonJsonError as exc:
+        module.fail_json(msg=f"hostcare.vps.docker_log_config: {path}: {exc}. Nothing was changed.")
+    except OSError as exc:
+        module.fail_json(msg=f"hostcare.vps.docker_log_config: cannot read {path}: {exc}. Nothing was changed.")
+
+    validated, refusal = dockerd_validate(after) if changed else (False, None)
+    if refusal:
+        module.fail_json(msg=f"hostcare.vps.docker_log_config: dockerd --validate refuses the merged {path}: {refusal}. "
+                             "Nothing was changed.", content=after)
     if changed and not module.check_mode:
         write_atomically(path, after, move=module.atomic_move)
 
-    inspections, error = read_containers(module.params["socket"])
+    inspections, error = read_containers(socket_path, timeout)
     module.exit_json(
         changed=changed, path=path, content=after,
         uncapped_containers=uncapped_containers(inspections),
-        containers_checked=error is None, containers_error=error or "",
+        containers_checked=error is None, containers_error=error or "", dockerd_validated=validated,
         diff={"before_header": path, "after_header": path, "before": before or "", "after": after} if changed else {},
     )
 

@@ -23,6 +23,7 @@ import shlex
 from collections.abc import Mapping
 from urllib.parse import unquote, urlsplit
 
+from ansible_collections.hostcare.vps.plugins.module_utils._docker_objects import ImageReference
 from ansible_collections.hostcare.vps.plugins.module_utils._units import format_size
 from ansible_collections.hostcare.vps.plugins.plugin_utils._pg_diff import pg_diff
 from ansible_collections.hostcare.vps.plugins.plugin_utils._puma_pool import NUMBER_INPUTS as PUMA_INPUTS
@@ -676,9 +677,7 @@ CONNECTION_KEYS = ("method", "container", "host", "port", "user", "dbname", "os_
 
 def image_name(reference):
     """docker.io/library/postgres:16-alpine@sha256:... -> postgres; postgis/postgis:16 -> postgis."""
-    text = str(reference or "").split("@", 1)[0]
-    last = text.rsplit("/", 1)[-1]
-    return last.split(":", 1)[0]
+    return ImageReference(reference).name
 
 
 def postgres_targets(docker, patterns=None, native=True, connections=None):

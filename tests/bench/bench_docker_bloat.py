@@ -33,6 +33,8 @@ import conftest  # noqa: E402,F401  pylint: disable=unused-import,wrong-import-p
 
 from ansible_collections.hostcare.vps.plugins.module_utils._docker import (  # noqa: E402  pylint: disable=wrong-import-position
     UnixHTTPConnection,
+)
+from ansible_collections.hostcare.vps.plugins.module_utils._docker_facts import (  # noqa: E402  pylint: disable=wrong-import-position
     gather_docker_facts,
 )
 

@@ -21,24 +21,30 @@ from ansible_collections.hostcare.vps.plugins.module_utils import _docker
 from ansible_collections.hostcare.vps.plugins.module_utils._docker import (
     DockerClient,
     DockerUnavailable,
-    PolicyError,
-    build_docker_facts,
-    container_log_path,
-    describe_duration,
-    describe_log,
-    gather_docker_facts,
     negotiate_api_version,
-    normalize_policy,
-    parse_docker_time,
-    parse_log_opts,
-    parse_volumes,
+)
+from ansible_collections.hostcare.vps.plugins.module_utils._docker_facts import (
+    build_docker_facts,
+    gather_docker_facts,
     read_daemon_json,
     read_docker_inputs,
     read_log_usage,
+    unavailable_facts,
+)
+from ansible_collections.hostcare.vps.plugins.module_utils._docker_objects import (
+    container_log_path,
+    describe_duration,
+    describe_log,
+    parse_docker_time,
+    parse_log_opts,
+    parse_volumes,
     repository_of,
+)
+from ansible_collections.hostcare.vps.plugins.module_utils._docker_selection import (
+    PolicyError,
+    normalize_policy,
     select_removable,
     split_tags_by_keep,
-    unavailable_facts,
 )
 
 FIXTURES = os.path.join(os.path.dirname(__file__), "..", "..", "..", "fixtures", "docker")

@@ -8,11 +8,10 @@ import os
 
 import pytest
 
-from ansible_collections.hostcare.vps.plugins.module_utils._docker import (
-    DockerAPIError,
-    DockerUnavailable,
+from ansible_collections.hostcare.vps.plugins.module_utils._docker import DockerAPIError, DockerUnavailable
+from ansible_collections.hostcare.vps.plugins.module_utils._docker_objects import parse_build_cache
+from ansible_collections.hostcare.vps.plugins.module_utils._docker_selection import (
     PolicyError,
-    parse_build_cache,
     parse_label_list,
     reclaimed_by_kind,
     select_removable,
@@ -259,7 +258,9 @@ def test_invalid_release_state_names_the_file(text, message):
 
 
 def test_read_release_state(tmp_path):
-    assert read_release_state(str(tmp_path / "missing")) == {}
+    assert read_release_state(str(tmp_path / "missing"), default=str(tmp_path / "missing")) == {}
+    with pytest.raises(StateError, match="protect_state_dir: .*/missing does not exist, so it would protect no release"):
+        read_release_state(str(tmp_path / "missing"))
     (tmp_path / "shop.json").write_text(json.dumps({"app": "shop", "live": None, "releases": [release("sha256:a")]}))
     (tmp_path / "api.json").write_text(json.dumps({"app": "api", "live": release("sha256:b"), "releases": []}))
     (tmp_path / "notes.txt").write_text("not a state file")
@@ -267,7 +268,7 @@ def test_read_release_state(tmp_path):
     (tmp_path / "broken.json").write_text("{")
     with pytest.raises(StateError, match=r"/broken.json: not valid JSON"):
         read_release_state(str(tmp_path))
-    with pytest.raises(StateError, match="protect_state_dir is not a directory"):
+    with pytest.raises(StateError, match="protect_state_dir: .*/notes.txt is not a directory"):
         read_release_state(str(tmp_path / "notes.txt"))
 
 

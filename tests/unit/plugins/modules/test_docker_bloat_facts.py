@@ -11,9 +11,10 @@ from unittest import mock
 import pytest
 import yaml
 
-from ansible_collections.hostcare.vps.plugins.module_utils import _docker
+from ansible_collections.hostcare.vps.plugins.module_utils import _docker_facts
 from ansible_collections.hostcare.vps.plugins.modules import docker_bloat_facts
 from ansible_collections.hostcare.vps.tests.unit.plugins.modules.module_runner import run_module
+from ansible_collections.hostcare.vps.tests.unit.plugins.modules.test_docker_connection import assert_documentation_matches
 
 
 REPO = os.path.join(os.path.dirname(__file__), "..", "..", "..", "..")
@@ -40,7 +41,7 @@ def _run_module(capsys, args=None):
 
 @pytest.mark.parametrize("check_mode", [False, True], ids=["normal", "check-mode"])
 def test_main_returns_only_facts(capsys, check_mode):
-    with mock.patch.object(_docker, "read_docker_inputs", return_value=_recorded_inputs()) as read:
+    with mock.patch.object(_docker_facts, "read_docker_inputs", return_value=_recorded_inputs()) as read:
         code, result = _run_module(capsys, {"socket_path": "/run/docker.sock", "timeout": 7, "keep": 1,
                                             "_ansible_check_mode": check_mode})
     read.assert_called_once_with("/run/docker.sock", 7.0)
@@ -54,7 +55,7 @@ def test_main_returns_only_facts(capsys, check_mode):
 
 
 def test_without_the_images_list(capsys):
-    with mock.patch.object(_docker, "read_docker_inputs", return_value=_recorded_inputs()):
+    with mock.patch.object(_docker_facts, "read_docker_inputs", return_value=_recorded_inputs()):
         _code, result = _run_module(capsys, {"include_images_list": False})
     facts = result["ansible_facts"]["hostcare_docker"]
     assert facts["images"] is None and facts["totals"]["images"]["count"] == 9
@@ -77,15 +78,17 @@ def test_fail_on_unavailable(capsys, tmp_path):
 
 
 @pytest.mark.parametrize("args, message", [
-    ({"keep": -1}, "keep: must be 0 or more, got -1"),
-    ({"timeout": 0}, "timeout: must be a number of seconds greater than 0, got 0.0"),
-    ({"timeout": -3}, "timeout: must be a number of seconds greater than 0, got -3.0"),
-    ({"timeout": "nan"}, "timeout: must be a number of seconds greater than 0, got nan"),
-    ({"timeout": "inf"}, "timeout: must be a number of seconds greater than 0, got inf"),
+    ({"keep": -1}, "keep: must be a whole number at least 0 and at most 1000000, got -1"),
+    ({"keep": 10 ** 30}, "keep: must be a whole number at least 0 and at most 1000000, got 1000000000000000000000000000000"),
+    ({"timeout": 0}, "timeout: must be a number of seconds greater than 0 and at most 3600, got 0.0"),
+    ({"timeout": -3}, "timeout: must be a number of seconds greater than 0 and at most 3600, got -3.0"),
+    ({"timeout": "nan"}, "timeout: must be a number of seconds greater than 0 and at most 3600, got nan"),
+    ({"timeout": "inf"}, "timeout: must be a number of seconds greater than 0 and at most 3600, got inf"),
+    ({"timeout": 1e300}, "timeout: must be a number of seconds greater than 0 and at most 3600, got 1e+300"),
     ({"socket_path": "unix:///var/run/docker.sock"},
      "socket_path: give the socket's path (such as /var/run/docker.sock), not a URL, got 'unix:///var/run/docker.sock'"),
     ({"socket_path": "tcp://127.0.0.1:2375"}, "socket_path: give the socket's path"),
-    ({"socket_path": "docker.sock"}, "socket_path: must be an absolute path, got 'docker.sock'"),
+    ({"socket_path": "docker.sock"}, "socket_path: must be an absolute path (starting with /), got 'docker.sock'"),
     ({"keep": "three"}, "keep"),  # AnsibleModule's own type check names the option
     ({"timeout": "soon"}, "timeout"),
     ({"fail_on_unavailable": "maybe"}, "fail_on_unavailable"),
@@ -108,12 +111,8 @@ def test_unexpected_errors_fail_cleanly(capsys):
 
 def test_documented_options_match_the_argument_spec():
     documentation = yaml.safe_load(docker_bloat_facts.DOCUMENTATION)
-    assert documentation["extends_documentation_fragment"] == ["hostcare.vps._attributes.facts"]
-    documented = documentation["options"]
-    assert set(documented) == set(docker_bloat_facts.ARGUMENT_SPEC)
-    for name, spec in docker_bloat_facts.ARGUMENT_SPEC.items():
-        for key in ("type", "default", "elements", "choices"):
-            assert documented[name].get(key) == spec.get(key), (name, key)
+    assert documentation["extends_documentation_fragment"] == ["hostcare.vps.docker", "hostcare.vps._attributes.facts"]
+    assert_documentation_matches(docker_bloat_facts, docker_bloat_facts.ARGUMENT_SPEC)
     yaml.safe_load(docker_bloat_facts.EXAMPLES)
 
 
@@ -132,7 +131,7 @@ def _documented_shape(contains):
 
 
 def test_facts_match_docs_facts_md_and_the_return_documentation(capsys):
-    with mock.patch.object(_docker, "read_docker_inputs", return_value=_recorded_inputs()):
+    with mock.patch.object(_docker_facts, "read_docker_inputs", return_value=_recorded_inputs()):
         _code, result = _run_module(capsys)
     facts = result["ansible_facts"]["hostcare_docker"]
     # Leaves that are free-form dicts in the docs.

@@ -12,6 +12,7 @@ import yaml
 
 from ansible_collections.hostcare.vps.plugins.modules import docker_cleanup
 from ansible_collections.hostcare.vps.tests.unit.plugins.modules.module_runner import run_module
+from ansible_collections.hostcare.vps.tests.unit.plugins.modules.test_docker_connection import assert_documentation_matches
 
 
 REPO = os.path.join(os.path.dirname(__file__), "..", "..", "..", "..")
@@ -31,17 +32,18 @@ def _run_module(capsys, args=None):
 
 
 @pytest.mark.parametrize("args, message", [
-    ({"keep": -1}, "keep: must be 0 or more, got -1. Nothing was removed."),
+    ({"keep": -1}, "keep: must be a whole number at least 0 and at most 1000000, got -1. Nothing was removed."),
     ({"remove_volumes": True}, "remove_volumes: volumes hold data (databases, uploads); to remove the volumes no "
                                "container mounts, set remove_volumes_confirmed to true as well. Nothing was removed."),
     ({"build_cache_older_than": "soon"}, "build_cache_older_than: expected a duration such as 12h, 7d or 2w"),
     ({"containers_older_than": "-3d"}, "containers_older_than: expected a duration"),
-    ({"trigger_use_percent": 120}, "trigger_use_percent: must be between 0 and 100, got 120. Nothing was removed."),
+    ({"trigger_use_percent": 120}, "trigger_use_percent: must be a percentage at least 0 and at most 100, got 120.0. "
+                                   "Nothing was removed."),
     ({"trigger_images_size": "10Gb"}, "trigger_images_size: '10Gb' is not a valid size"),
     ({"protect_labels": ["=true"]}, "protect_labels: each entry must be LABEL or LABEL=VALUE"),
-    ({"timeout": 0}, "timeout: must be a number of seconds greater than 0, got 0"),
-    ({"busy_attempts": 0}, "busy_attempts: must be 1 or more, got 0"),
-    ({"socket_path": "unix:///var/run/docker.sock"}, "socket_path: give the socket's absolute path"),
+    ({"timeout": 0}, "timeout: must be a number of seconds greater than 0 and at most 3600, got 0"),
+    ({"busy_attempts": 0}, "busy_attempts: must be a whole number at least 1 and at most 10, got 0"),
+    ({"socket_path": "unix:///var/run/docker.sock"}, "socket_path: give the socket's path (such as /var/run/docker.sock), not a URL"),
     ({"kep": 1}, "kep"),  # AnsibleModule refuses unknown options
 ])
 def test_bad_input_is_refused_before_docker_is_asked(capsys, tmp_path, args, message):
@@ -86,11 +88,7 @@ def test_not_triggered_changes_nothing(capsys, tmp_path):
 
 
 def test_documented_options_match_the_argument_spec():
-    documentation = yaml.safe_load(docker_cleanup.DOCUMENTATION)
-    assert set(documentation["options"]) == set(docker_cleanup.ARGUMENT_SPEC)
-    for name, spec in docker_cleanup.ARGUMENT_SPEC.items():
-        for key in ("type", "default", "elements", "choices"):
-            assert documentation["options"][name].get(key) == spec.get(key), (name, key)
+    assert_documentation_matches(docker_cleanup, docker_cleanup.ARGUMENT_SPEC)
     yaml.safe_load(docker_cleanup.EXAMPLES)
     returned = yaml.safe_load(docker_cleanup.RETURN)
     assert set(returned) >= {"selected", "kept", "removed", "skipped", "reclaimed_bytes", "filesystem_before", "report"}
