@@ -22,9 +22,10 @@ from ansible_collections.hostcare.vps.plugins.module_utils._docker_objects impor
 
 # dockerd reads max-size with go-units FromHumanSize: decimal units (10m = 10,000,000 bytes), parsed as a
 # float64 and converted to int64. Past 2**63 bytes the conversion wraps to a negative number: dockerd starts,
-# then refuses every new container ("max-size must be a positive number"). We stop far below, at 1 PiB.
+# then refuses every new container ("max-size must be a positive number"). We stop far below, at 10^15 bytes
+# (1000000g, under the 1 PiB every size option of this collection stays within).
 DOCKER_SIZE_UNITS = {"k": 1000, "m": 1000 ** 2, "g": 1000 ** 3}
-MAX_LOG_SIZE_BYTES = _validate.MAX_SIZE_BYTES
+MAX_LOG_SIZE_BYTES = 1000 ** 5
 MAX_LOG_FILES = 1000
 """max-file stays within 1..1000: dockerd takes any int, but more files than this is a typo."""
 
@@ -47,7 +48,7 @@ def docker_log_opts(max_size, max_file, compress):
     """The log-opts to set, as the strings dockerd requires (it refuses numbers and booleans there).
 
     Raise DaemonJsonError naming the option for a value dockerd would refuse, at start or at each container's
-    creation: max_size not a size such as 10m or beyond 1 PiB, max_file not 1..1000, compress with one file.
+    creation: max_size not a size such as 10m or beyond 1000000g, max_file not 1..1000, compress with one file.
     """
     opts = OrderedDict()
     if max_size is not None:
@@ -56,8 +57,8 @@ def docker_log_opts(max_size, max_file, compress):
             raise DaemonJsonError(f"max_size={max_size!r} must be a size such as 10m, 50m or 1g "
                                   "(a whole number and k, m or g)")
         if size_bytes > MAX_LOG_SIZE_BYTES:
-            raise DaemonJsonError(f"max_size={max_size!r} must be at most 1000000g (1 PiB; dockerd reads m and g as "
-                                  f"10^6 and 10^9 bytes), got {size_bytes} bytes")
+            raise DaemonJsonError(f"max_size={max_size!r} must be at most 1000000g (10^15 bytes; dockerd reads k, m "
+                                  f"and g as 10^3, 10^6 and 10^9 bytes), got {size_bytes} bytes")
         opts["max-size"] = max_size
     if max_file is not None:
         try:

@@ -37,7 +37,7 @@ options:
     description:
       - Size of one log file before Docker rotates it (V(10m), V(50m), V(1g)), a whole number and V(k), V(m) or
         V(g), which dockerd reads as 10^3, 10^6 and 10^9 bytes.
-      - At most V(1000000g) (1 PiB). dockerd itself accepts a larger value at start, then overflows and refuses
+      - At most V(1000000g) (10^15 bytes). dockerd itself accepts a larger value at start, then overflows and refuses
         every new container.
     type: str
     default: 10m
