@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import json
 import os
+import random
 from unittest import mock
 
 import pytest
 import yaml
 
+from ansible_collections.hostcare.vps.plugins.module_utils._docker import DockerClient, DockerUnavailable, negotiate_api_version
 from ansible_collections.hostcare.vps.plugins.modules import docker_cleanup
 from ansible_collections.hostcare.vps.tests.unit.plugins.modules.module_runner import run_module
 from ansible_collections.hostcare.vps.tests.unit.plugins.modules.test_docker_connection import assert_documentation_matches
@@ -45,10 +47,36 @@ def _run_module(capsys, args=None):
     ({"busy_attempts": 0}, "busy_attempts: must be a whole number at least 1 and at most 10, got 0"),
     ({"socket_path": "unix:///var/run/docker.sock"}, "socket_path: give the socket's path (such as /var/run/docker.sock), not a URL"),
     ({"kep": 1}, "kep"),  # AnsibleModule refuses unknown options
+    # Issue 17: huge, nan, inf, Unicode digits, relative paths, each refused naming the option.
+    ({"timeout": 1e300}, "timeout: must be a number of seconds greater than 0 and at most 3600, got 1e+300"),
+    ({"timeout": "nan"}, "timeout: must be a number of seconds greater than 0 and at most 3600, got nan"),
+    ({"prune_timeout": "inf"}, "prune_timeout: must be a number of seconds greater than 0 and at most 3600, got inf"),
+    ({"prune_timeout": 1e300}, "prune_timeout: must be a number of seconds greater than 0 and at most 3600"),
+    ({"busy_attempts": 10 ** 9}, "busy_attempts: must be a whole number at least 1 and at most 10, got 1000000000"),
+    ({"keep": 1e300}, "keep"),
+    ({"keep": 10 ** 7}, "keep: must be a whole number at least 0 and at most 1000000, got 10000000"),
+    ({"trigger_use_percent": "nan"}, "trigger_use_percent: must be a percentage at least 0 and at most 100, got nan"),
+    ({"trigger_use_percent": "inf"}, "trigger_use_percent: must be a percentage"),
+    ({"trigger_use_percent": -1}, "trigger_use_percent: must be a percentage at least 0 and at most 100, got -1.0"),
+    ({"trigger_images_size": "inf"}, "trigger_images_size: 'inf' is not a valid size"),
+    ({"trigger_images_size": "2P"}, "trigger_images_size: must be a size between 0 B and "),
+    ({"trigger_images_size": "\u0661\u0660G"}, "trigger_images_size: '\u0661\u0660G' is not a valid size"),
+    ({"unused_older_than": "99999999999w"}, "unused_older_than: must be a duration of at most 3650d (315360000 seconds), "
+                                            "got '99999999999w'"),
+    ({"containers_older_than": "\u0663d"}, "containers_older_than: expected a duration such as 12h, 7d or 2w"),
+    ({"build_cache_older_than": "1e300"}, "build_cache_older_than: expected a duration"),
+    ({"build_cache_older_than": "nan"}, "build_cache_older_than: expected a duration"),
+    ({"protect_state_dir": "var/lib/hostcare/bluegreen"},
+     "protect_state_dir: must be an absolute path (starting with /), got 'var/lib/hostcare/bluegreen'"),
+    ({"protect_state_dir": ""}, "protect_state_dir: must be an absolute path, got ''"),
+    ({"protect_state_dir": "/var/lib/hostcare/bluegreen/../x"}, "protect_state_dir: must be a normalised path"),
+    ({"protect_state_dir": "/var/lib/hostcare/blugreen"},
+     "protect_state_dir: /var/lib/hostcare/blugreen does not exist, so it would protect no release. Give the state_dir "
+     "of hostcare.vps.bluegreen_release, or leave the default /var/lib/hostcare/bluegreen. Nothing was removed."),
 ])
 def test_bad_input_is_refused_before_docker_is_asked(capsys, tmp_path, args, message):
     with mock.patch.object(docker_cleanup, "read_docker_inputs") as read:
-        code, result = _run_module(capsys, dict(args, protect_state_dir=str(tmp_path)))
+        code, result = _run_module(capsys, dict({"protect_state_dir": str(tmp_path)}, **args))
     assert code == 1 and message in result["msg"]
     assert "Traceback" not in json.dumps(result)
     read.assert_not_called()
@@ -108,3 +136,80 @@ def test_the_role_argument_specs_mirror_the_module_options():
         assert defaults[name] == spec.get("default"), name
         if module_spec.get("default") is not None:
             assert spec["default"] == module_spec["default"], name
+
+
+def _state(app, *image_ids):
+    releases = [{"colour": "blue", "container": f"{app}-blue", "image": f"{app}:v{index}", "image_id": image_id,
+                 "deployed_at": "2026-11-20T10:00:00Z"} for index, image_id in enumerate(image_ids)]
+    return json.dumps({"app": app, "live": releases[0] if releases else None, "releases": releases[1:]})
+
+
+def test_the_result_says_how_many_releases_the_state_protected(capsys, tmp_path):
+    inputs = _recorded_inputs()
+    image_ids = [image["Id"] for image in inputs["df"]["Images"]][:3]
+    (tmp_path / "shop.json").write_text(_state("shop", image_ids[0], image_ids[1]))
+    (tmp_path / "api.json").write_text(_state("api", image_ids[2]))
+    with mock.patch.object(docker_cleanup, "read_docker_inputs", return_value=inputs):
+        code, result = _run_module(capsys, {"keep": 0, "protect_state_dir": str(tmp_path), "_ansible_check_mode": True})
+    assert code == 0 and result["protected_releases"] == 3
+    assert result["report"][1] == f"bluegreen state {tmp_path}: 3 release images of api, shop protected"
+    kept = {entry["id"]: entry for entry in result["kept"]}
+    assert all(kept[image_id]["rule"] == "rollback_release" for image_id in image_ids)
+    assert not {entry["id"] for entry in result["selected"]} & set(image_ids)
+
+
+def test_the_default_state_dir_may_be_missing(capsys):
+    """No blue-green app on this host: the default directory does not exist, nothing to protect, no refusal."""
+    if os.path.exists(docker_cleanup.BLUEGREEN_STATE_DIR):
+        pytest.skip(f"{docker_cleanup.BLUEGREEN_STATE_DIR} exists on this host")
+    with mock.patch.object(docker_cleanup, "read_docker_inputs", return_value=_recorded_inputs()):
+        code, result = _run_module(capsys, {"_ansible_check_mode": True})
+    assert code == 0 and result["protected_releases"] == 0
+    assert result["report"][1] == f"bluegreen state {docker_cleanup.BLUEGREEN_STATE_DIR}: no release to protect"
+
+
+def test_on_the_real_daemon_a_misspelt_state_dir_no_longer_exposes_a_rollback_image(capsys, tmp_path):
+    """The bug: a misspelt protect_state_dir protected nothing and a rollback image was selected for removal.
+    Check mode only: nothing is removed from the shared daemon but the test's own image afterwards."""
+    client = DockerClient(timeout=30)
+    try:
+        client.check_socket()
+        client.use_api_version(negotiate_api_version(client.get("/version", versioned=False)))
+    except DockerUnavailable as error:
+        pytest.skip(f"no Docker daemon here: {error}")
+    name = f"hostcare-unit-cleanup-{os.getpid()}-{random.randrange(10 ** 6)}"
+    repository, image_id = f"{name}/app", None
+    try:
+        tagged = [image for image in client.get("/images/json") or [] if image.get("RepoTags")]
+        if not tagged:
+            pytest.skip("the daemon has no tagged image")
+        # A release image of our own that no container uses: committed from a container never started.
+        client.request("POST", f"/containers/create?name={name}",
+                       body={"Image": tagged[0]["Id"], "Cmd": ["true"], "Labels": {"hostcare.test": "1"}})
+        try:
+            image_id = client.request("POST", f"/commit?container={name}&repo={repository}&tag=v1", body={})["Id"]
+        finally:
+            client.request("DELETE", f"/containers/{name}?force=1", ignore_status=(404,))
+        state_dir = tmp_path / "bluegreen"
+        state_dir.mkdir()
+        (state_dir / "app.json").write_text(_state("app", image_id))
+        args = {"keep": 0, "protect_patterns": [], "protect_labels": [], "_ansible_check_mode": True}
+
+        code, result = _run_module(capsys, dict(args, protect_state_dir=str(state_dir)))
+        assert code == 0 and result["protected_releases"] == 1 and result["removed"] == []
+        assert {"id": image_id, "rule": "rollback_release"}.items() <= next(
+            entry for entry in result["kept"] if entry["id"] == image_id).items()
+        assert f"{repository}:v1" not in {name for entry in result["selected"] for name in entry["names"]}
+
+        code, result = _run_module(capsys, dict(args, protect_state_dir=str(tmp_path / "bluegren")))
+        assert code == 1 and result["selected"] == [] and "bluegren does not exist" in result["msg"]
+
+        empty = tmp_path / "empty"
+        empty.mkdir()
+        code, result = _run_module(capsys, dict(args, protect_state_dir=str(empty)))
+        assert code == 0 and result["protected_releases"] == 0
+        assert f"{repository}:v1" in {name for entry in result["selected"] for name in entry["names"]}
+    finally:
+        if image_id:
+            client.request("DELETE", f"/images/{image_id}", ignore_status=(404,))
+        client.close()
