@@ -13,7 +13,7 @@ options:
     description:
       - Absolute path of the Docker daemon's unix socket. A C(DOCKER_HOST) URL (V(unix://...), V(tcp://...)) is
         refused, and the C(DOCKER_HOST) environment variable is not used.
-      - The alias O(socket) is the name M(hostcare.vps.docker_log_config) used before 0.2.0.
+      - The alias O(socket) is the name M(hostcare.vps.docker_log_config) gave this option at first.
     type: path
     default: /var/run/docker.sock
     aliases: [socket]

@@ -37,7 +37,7 @@ DEFAULT_TIMEOUT = 60
 """Seconds one Engine API request may take unless the task's timeout says otherwise."""
 
 CONNECTION_SPEC = {
-    # "socket" is what docker_log_config called it before 0.2.0; kept as an alias everywhere, one contract.
+    # "socket" is what docker_log_config first called it; an alias in every module, so the contract stays one.
     "socket_path": {"type": "path", "default": DEFAULT_SOCKET, "aliases": ["socket"]},
     "timeout": {"type": "float", "default": DEFAULT_TIMEOUT},
 }
