@@ -46,6 +46,7 @@ from ansible_collections.hostcare.vps.plugins.module_utils._docker_selection imp
     select_removable,
     split_tags_by_keep,
 )
+from ansible_collections.hostcare.vps.tests.unit.plugins.modules.test_docker_connection import live_docker_client
 
 FIXTURES = os.path.join(os.path.dirname(__file__), "..", "..", "..", "fixtures", "docker")
 API_DIRS = ["api-1.41", "api-1.45"]
@@ -830,19 +831,8 @@ def test_client_paths_are_versioned_once_negotiated(socket_dir):
         404, "GET /v1.41/containers/nope/json: HTTP 404: page not found: /v1.41/containers/nope/json")
 
 
-def _live_client():
-    """A client of this machine's real daemon (make test starts one), negotiated like the modules do."""
-    client = DockerClient(timeout=30)
-    try:
-        client.check_socket()
-        client.use_api_version(_docker.negotiate_api_version(client.get("/version", versioned=False)))
-    except _docker.DockerUnavailable as error:
-        pytest.skip(f"no Docker daemon here: {error}")
-    return client
-
-
 def test_post_and_delete_against_the_real_daemon():
-    client = _live_client()
+    client = live_docker_client()
     name = "hostcare-unit-request-%d" % os.getpid()
     image = client.get("/images/json")
     if not image:

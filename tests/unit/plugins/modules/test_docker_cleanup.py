@@ -11,10 +11,12 @@ from unittest import mock
 import pytest
 import yaml
 
-from ansible_collections.hostcare.vps.plugins.module_utils._docker import DockerClient, DockerUnavailable, negotiate_api_version
 from ansible_collections.hostcare.vps.plugins.modules import docker_cleanup
 from ansible_collections.hostcare.vps.tests.unit.plugins.modules.module_runner import run_module
-from ansible_collections.hostcare.vps.tests.unit.plugins.modules.test_docker_connection import assert_documentation_matches
+from ansible_collections.hostcare.vps.tests.unit.plugins.modules.test_docker_connection import (
+    assert_documentation_matches,
+    live_docker_client,
+)
 
 
 REPO = os.path.join(os.path.dirname(__file__), "..", "..", "..", "..")
@@ -171,12 +173,7 @@ def test_the_default_state_dir_may_be_missing(capsys):
 def test_on_the_real_daemon_a_misspelt_state_dir_no_longer_exposes_a_rollback_image(capsys, tmp_path):
     """The bug: a misspelt protect_state_dir protected nothing and a rollback image was selected for removal.
     Check mode only: nothing is removed from the shared daemon but the test's own image afterwards."""
-    client = DockerClient(timeout=30)
-    try:
-        client.check_socket()
-        client.use_api_version(negotiate_api_version(client.get("/version", versioned=False)))
-    except DockerUnavailable as error:
-        pytest.skip(f"no Docker daemon here: {error}")
+    client = live_docker_client()
     name = f"hostcare-unit-cleanup-{os.getpid()}-{random.randrange(10 ** 6)}"
     repository, image_id = f"{name}/app", None
     try:

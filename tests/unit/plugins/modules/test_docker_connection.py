@@ -29,6 +29,18 @@ FRAGMENTS = {
 DOCKER_MODULES = [docker_bloat_facts, docker_cleanup, docker_log_config, bluegreen_release]
 
 
+def live_docker_client():
+    """A client of this machine's real Docker daemon (make test starts one), negotiated like the modules do;
+    the calling test is skipped without one."""
+    client = _docker.DockerClient(timeout=30)
+    try:
+        client.check_socket()
+        client.use_api_version(_docker.negotiate_api_version(client.get("/version", versioned=False)))
+    except _docker.DockerUnavailable as error:
+        pytest.skip(f"no Docker daemon here: {error}")
+    return client
+
+
 def documented_options(module):
     """A module's options with its doc fragments merged in, as ansible-doc shows them."""
     documentation = yaml.safe_load(module.DOCUMENTATION)

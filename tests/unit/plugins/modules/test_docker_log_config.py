@@ -12,15 +12,10 @@ import random
 import pytest
 
 from ansible_collections.hostcare.vps.plugins.module_utils import _docker_daemon_config as config
-from ansible_collections.hostcare.vps.plugins.module_utils._docker import (
-    DEFAULT_SOCKET,
-    DockerAPIError,
-    DockerClient,
-    DockerUnavailable,
-    negotiate_api_version,
-)
+from ansible_collections.hostcare.vps.plugins.module_utils._docker import DEFAULT_SOCKET, DockerAPIError
 from ansible_collections.hostcare.vps.plugins.modules import docker_log_config
 from ansible_collections.hostcare.vps.tests.unit.plugins.modules.module_runner import run_module
+from ansible_collections.hostcare.vps.tests.unit.plugins.modules.test_docker_connection import live_docker_client
 
 
 def run(capsys, tmp_path, **args):
@@ -145,16 +140,6 @@ def test_dockerd_validated_says_whether_dockerd_checked_the_file(capsys, tmp_pat
     assert again["changed"] is False and again["dockerd_validated"] is False
 
 
-def _live_client():
-    client = DockerClient(timeout=30)
-    try:
-        client.check_socket()
-        client.use_api_version(negotiate_api_version(client.get("/version", versioned=False)))
-    except DockerUnavailable as error:
-        pytest.skip(f"no Docker daemon here: {error}")
-    return client
-
-
 def _start_with_log_opts(client, image, opts):
     """Start a throwaway container logging with `opts`; None when it ran, else the daemon's refusal."""
     name = f"hostcare-unit-logopts-{os.getpid()}-{random.randrange(10 ** 6)}"
@@ -173,7 +158,7 @@ def _start_with_log_opts(client, image, opts):
 def test_the_real_daemon_accepts_the_largest_values_and_refuses_the_one_of_the_bug(capsys, tmp_path):
     """What the module writes at its limits, a real dockerd starts containers with; the value the module once
     accepted, it refuses for every container."""
-    client = _live_client()
+    client = live_docker_client()
     try:
         images = [image for image in client.get("/images/json") or [] if image.get("RepoTags")]
         if not images:
