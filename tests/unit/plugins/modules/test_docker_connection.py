@@ -127,3 +127,8 @@ def test_modules_refuse_bad_connection_options_before_connecting(capsys, tmp_pat
     assert code == 1 and message in result["msg"]
     assert "Traceback" not in json.dumps(result)
     assert not daemon_json.exists()
+
+
+@pytest.mark.parametrize("module", DOCKER_MODULES, ids=lambda module: module.__name__.rsplit(".", 1)[-1])
+def test_documentation_and_argument_spec_agree_fragments_included(module):
+    assert_documentation_matches(module, module.ARGUMENT_SPEC)
