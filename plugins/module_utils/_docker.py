@@ -26,7 +26,6 @@ from ansible_collections.hostcare.vps.plugins.module_utils import _validate
 # Re-exported: importers elsewhere (the audit, bluegreen, logrotate) name them from here.
 from ansible_collections.hostcare.vps.plugins.module_utils._docker_objects import (  # noqa: F401  pylint: disable=unused-import
     RUNNING_STATES,
-    ImageReference,
     log_capped,
     repository_of,
 )
