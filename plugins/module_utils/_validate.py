@@ -141,7 +141,7 @@ def absolute_path(option, value, written=True):
         raise OptionError(f"{option}: must be an absolute path (starting with /), got {value!r}")
     if any(ord(char) < 32 or ord(char) == 127 for char in value):
         raise OptionError(f"{option}: must not contain control characters (newline, tab, NUL), got {value!r}")
-    if posixpath.normpath(value) != value.rstrip("/") or "//" in value:
+    if posixpath.normpath(value) != (value.rstrip("/") or "/") or "//" in value:
         raise OptionError(f"{option}: must be a normalised path (no '.', '..' or '//'), got {value!r}")
     if written:
         if value.rstrip("/") == "":
