@@ -19,15 +19,15 @@ from ansible_collections.hostcare.vps.plugins.module_utils._bluegreen import (
     docker_health_probe,
     load_state,
     next_state,
-    option_errors,
     parse_app_containers,
-    parse_env_file,
     plan_release,
     probe_address,
-    probe_http,
     render_upstream,
     spec_digest,
+    strays,
 )
+from ansible_collections.hostcare.vps.plugins.module_utils._bluegreen_docker import probe_http
+from ansible_collections.hostcare.vps.plugins.module_utils._bluegreen_inputs import option_errors, parse_env_file
 
 V1 = "sha256:" + "1" * 64
 V2 = "sha256:" + "2" * 64
@@ -43,14 +43,21 @@ def params(**overrides):
                          "retries": 3, "start_period": 30.0},
         "upstream_file": "/etc/nginx/conf.d/demo.conf", "upstream_name": "demo", "nginx_keepalive": 16,
         "drain_seconds": 30.0, "stop_timeout": 10, "keep_releases": 3, "state_dir": "/var/lib/hostcare/bluegreen",
+        "nginx_test_command": ["nginx", "-t"], "nginx_reload_command": ["nginx", "-s", "reload"], "time_budget": 900.0,
+        "socket_path": "/var/run/docker.sock", "timeout": 60.0,
     }
     base.update(overrides)
     return base
 
 
-def release(colour, image_id, image=None, when="2026-11-23T10:00:00Z"):
-    return {"colour": colour, "container": container_name("demo", colour, image_id), "image": image or f"app:{image_id[7]}",
-            "image_id": image_id, "deployed_at": when}
+def release(colour, image_id, image=None, when="2026-11-23T10:00:00Z", digest="c0"):
+    return {"colour": colour, "container": container_name("demo", colour, image_id, digest),
+            "image": image or f"app:{image_id[7]}", "image_id": image_id, "deployed_at": when}
+
+
+def settings(digest):
+    """A digest_of for plan_release: every image gets the same settings digest."""
+    return lambda _image_id: digest
 
 
 def container(rel, running, config="c0"):
@@ -76,8 +83,8 @@ def test_good_options_have_no_errors():
     ({"container_port": 0}, "container_port: must be a TCP port"),
     ({"upstream_file": "conf.d/demo.conf"}, "upstream_file: must be an absolute path"),
     ({"upstream_name": "demo app"}, "upstream_name: use letters"),
-    ({"drain_seconds": -1.0}, "drain_seconds: must be 0 or more"),
-    ({"keep_releases": -1}, "keep_releases: must be 0 or more"),
+    ({"drain_seconds": -1.0}, "drain_seconds: must be a number of seconds at least 0 and at most 600"),
+    ({"keep_releases": -1}, "keep_releases: must be a whole number at least 0 and at most 100"),
     ({"env": {"1BAD": "x"}}, "env: '1BAD' is not a valid variable name"),
     ({"volumes": ["data"]}, "volumes: use SOURCE:/container/path"),
     ({"volumes": ["data:relative"]}, "volumes: use SOURCE:/container/path"),
@@ -116,7 +123,7 @@ def test_create_body_labels_port_and_options():
                                  docker_options={"HostConfig": {"Memory": 512, "PortBindings": {}},
                                                  "Labels": {"team": "web", "hostcare.keep": "false"}}),
                           {"B": "2", "A": "1"})
-    body = create_body("demo", "green", "127.0.0.1", 8002, V1, spec, "d1")
+    body = create_body("demo", "green", V1, spec, "d1")
     assert body["Image"] == V1
     assert body["Env"] == ["A=1", "B=2"]
     assert body["Cmd"] == ["serve"]
@@ -181,52 +188,57 @@ def test_next_state_of_a_rollback_moves_the_release_to_the_front():
 # --- planning -------------------------------------------------------------------------------------------------
 
 def test_first_deploy_creates_blue():
-    plan = plan_release("demo", "deploy", state(None), [], "app:1", V1, "c0")
+    plan = plan_release("demo", "deploy", state(None), [], "app:1", V1, settings("c0"))
     assert plan["noop"] is False
     assert (plan["colour"], plan["container"], plan["start_existing"], plan["previous"]) == (
-        "blue", container_name("demo", "blue", V1), False, None)
+        "blue", container_name("demo", "blue", V1, "c0"), False, None)
     assert plan["previous_running"] is False
 
 
 def test_redeploy_of_the_live_image_with_the_same_settings_is_a_noop():
     live = release("blue", V1)
-    plan = plan_release("demo", "deploy", state(live), [container(live, True)], live["image"], V1, "c0")
+    plan = plan_release("demo", "deploy", state(live), [container(live, True)], live["image"], V1, settings("c0"))
     assert plan["noop"] is True
     assert plan["release"] == live
 
 
 def test_redeploy_with_other_settings_swaps_colour():
     live = release("blue", V1)
-    plan = plan_release("demo", "deploy", state(live), [container(live, True)], live["image"], V1, "c1")
+    plan = plan_release("demo", "deploy", state(live), [container(live, True)], live["image"], V1, settings("c1"))
     assert (plan["noop"], plan["colour"], plan["start_existing"]) == (False, "green", False)
     assert plan["previous_running"] is True
 
 
 def test_redeploy_when_the_live_container_is_stopped_starts_a_new_colour():
     live = release("blue", V1)
-    plan = plan_release("demo", "deploy", state(live), [container(live, False)], live["image"], V1, "c0")
+    plan = plan_release("demo", "deploy", state(live), [container(live, False)], live["image"], V1, settings("c0"))
     assert (plan["noop"], plan["colour"], plan["previous_running"]) == (False, "green", False)
 
 
 def test_deploy_reuses_a_kept_container_with_the_same_settings():
     old, live = release("green", V1), release("blue", V2)
     containers = [container(live, True), container(old, False, config="c0")]
-    plan = plan_release("demo", "deploy", state(live, old), containers, "app:1", V1, "c0")
-    assert (plan["colour"], plan["container"], plan["start_existing"], plan["remove_existing"]) == (
-        "green", old["container"], True, False)
+    plan = plan_release("demo", "deploy", state(live, old), containers, "app:1", V1, settings("c0"))
+    assert (plan["colour"], plan["container"], plan["start_existing"]) == ("green", old["container"], True)
 
 
-def test_deploy_replaces_a_kept_container_with_other_settings():
-    old, live = release("green", V1), release("blue", V2)
-    containers = [container(live, True), container(old, False, config="old")]
-    plan = plan_release("demo", "deploy", state(live, old), containers, "app:1", V1, "c0")
-    assert (plan["start_existing"], plan["remove_existing"]) == (False, True)
+def test_deploy_replaces_a_kept_container_with_other_settings_without_removing_it_first():
+    old, live = release("green", V1, digest="old0"), release("blue", V2)
+    containers = [container(live, True), container(old, False, config="old0")]
+    plan = plan_release("demo", "deploy", state(live, old), containers, "app:1", V1, settings("c0"))
+    assert (plan["start_existing"], plan["container"]) == (False, container_name("demo", "green", V1, "c0"))
+    assert plan["container"] != old["container"] and plan["stop_first"] == []
+    # Recorded, the new release replaces the old one of the same image and colour; its container becomes a stray.
+    new_state, removed = next_state(state(live, old), dict(plan["release"], deployed_at="now"), keep_releases=3)
+    assert [entry["container"] for entry in new_state["releases"]] == [plan["container"], live["container"]]
+    assert removed == []
+    assert strays(containers, new_state) == [old["container"]]
 
 
 def test_deploy_stops_a_leftover_holding_the_colour_port():
     live, leftover, older = release("blue", V1), release("green", V3), release("green", "sha256:" + "9" * 64)
     containers = [container(live, True), container(leftover, True), container(older, False)]
-    plan = plan_release("demo", "deploy", state(live), containers, "app:2", V2, "c0")
+    plan = plan_release("demo", "deploy", state(live), containers, "app:2", V2, settings("c0"))
     assert plan["stop_first"] == [leftover["container"]]
 
 
@@ -247,16 +259,16 @@ def test_rollback_to_the_live_release_is_a_noop():
 def test_rollback_to_a_named_release():
     r1, r2, live = release("green", V1, image="app:1"), release("blue", V2), release("green", V3)
     containers = [container(live, True), container(r2, False), container(r1, False)]
-    plan = plan_release("demo", "rollback", state(live, r2, r1), containers, rollback_to="app:1")
+    plan = plan_release("demo", "rollback", state(live, r2, r1), containers, digest_of=settings("c0"), rollback_to="app:1")
     # r1 is green like the live release: its kept container cannot take the port, a blue one is created.
-    assert (plan["colour"], plan["container"], plan["start_existing"]) == ("blue", container_name("demo", "blue", V1), False)
+    assert (plan["colour"], plan["container"], plan["start_existing"]) == ("blue", container_name("demo", "blue", V1, "c0"), False)
 
 
 @pytest.mark.parametrize("recorded, containers, rollback_to, expected", [
     (state(None), [], None, "demo has no live release to roll back from"),
     (state(release("blue", V1)), [], None, "demo has no kept release to roll back to (kept: app:1"),
     (state(release("green", V2), release("blue", V1)), [], "app:9", "demo has no kept release matching 'app:9'"),
-    (state(release("green", V2), release("blue", V1)), [], None, "the container demo-blue-111111111111 of release"),
+    (state(release("green", V2), release("blue", V1)), [], None, "the container demo-blue-111111111111-c0 of release"),
 ])
 def test_rollback_refusals(recorded, containers, rollback_to, expected):
     with pytest.raises(BlueGreenError) as error:

@@ -14,7 +14,7 @@ import uuid
 
 import pytest
 
-from ansible_collections.hostcare.vps.plugins.module_utils._bluegreen import DeployLock
+from ansible_collections.hostcare.vps.plugins.module_utils._bluegreen_docker import DeployLock
 from ansible_collections.hostcare.vps.plugins.modules import bluegreen_release
 from ansible_collections.hostcare.vps.tests.unit.plugins.modules.module_runner import patch_module_args
 
