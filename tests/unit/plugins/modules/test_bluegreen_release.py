@@ -10,10 +10,12 @@ import os
 import socket
 import subprocess
 import time
+import urllib.request
 import uuid
 
 import pytest
 
+from ansible_collections.hostcare.vps.plugins.module_utils import _bluegreen_run
 from ansible_collections.hostcare.vps.plugins.module_utils._bluegreen_docker import DeployLock
 from ansible_collections.hostcare.vps.plugins.modules import bluegreen_release
 from ansible_collections.hostcare.vps.tests.unit.plugins.modules.module_runner import patch_module_args
@@ -240,3 +242,134 @@ def test_missing_nginx_binary_puts_the_include_back(capsys, site):
     assert "/nonexistent/nginx -t could not run" in result["msg"] and "was removed again" in result["msg"]
     assert not (site["tmp"] / "nginx" / "upstream.conf").exists()
     assert _containers(site) == []
+
+
+# --- one transaction: a failure at every step leaves nginx serving what the state file names ---------------------
+
+DEPLOY_STEPS = ["read", "connect", "inspect", "stop_port_holders", "create", "start", "health", "write_include",
+                "nginx_test", "nginx_reload", "write_state", "drain", "stop_previous", "remove_strays"]
+ROLLBACK_STEPS = [step for step in DEPLOY_STEPS if step != "create"]
+COMMITTED_AFTER = "write_state"
+"""Steps after this one run once the release is recorded: a failure there leaves the new release live."""
+
+
+class InjectedFailure(RuntimeError):
+    """Raised by the test at one named step of bluegreen_release."""
+
+
+def _nginx(site):
+    """Commands standing in for nginx: the reload copies the include to what "nginx serves"."""
+    served = str(site["tmp"] / "nginx-served.conf")
+    return {"nginx_test_command": ["true"],
+            "nginx_reload_command": ["cp", str(site["tmp"] / "nginx" / "upstream.conf"), served]}
+
+
+def _served_version(site):
+    """The app version behind the port of the include nginx last loaded (None: nginx serves no include)."""
+    served = site["tmp"] / "nginx-served.conf"
+    if not served.exists():
+        return None
+    port = int(served.read_text().split("server 127.0.0.1:")[1].split()[0])
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=5) as answer:
+        return answer.read().decode().strip()
+
+
+def _app_containers(site):
+    """{name: state} of the app's containers."""
+    return dict(line.split() for line in _containers(site))
+
+
+def _assert_consistent(site, live_version, strict=True):
+    """nginx serves the state's live release (the include it loaded points at it, and that port answers with its
+    version); the include on disk is the state's; the rollback container exists; with `strict`, only the live
+    container runs and every container of the app is in the state."""
+    state = _state(site)
+    live = state["live"]
+    include = (site["tmp"] / "nginx" / "upstream.conf").read_text()
+    assert f"server 127.0.0.1:{site[live['colour']]} " in include and f"{live['image']} (" in include
+    assert (site["tmp"] / "nginx-served.conf").read_text() == include
+    assert _served_version(site) == live_version
+    containers = _app_containers(site)
+    assert containers[live["container"]] == "running"
+    assert all(release["container"] in containers for release in state["releases"]), (state, containers)
+    if strict:
+        assert [name for name, status in containers.items() if status == "running"] == [live["container"]]
+        assert set(containers) == {release["container"] for release in state["releases"]}
+
+
+def _inject(monkeypatch, step, seen=None):
+    def hook(name):
+        if seen is not None:
+            seen.append(name)
+        if name == step:
+            raise InjectedFailure(f"injected failure at {name}")
+    monkeypatch.setattr(_bluegreen_run, "STEP_HOOK", hook)
+
+
+def test_the_step_lists_are_the_steps_a_deploy_and_a_rollback_take(capsys, monkeypatch, site):
+    v1, v2 = site["images"]["v1"], site["images"]["v2"]
+    seen = []
+    _inject(monkeypatch, None, seen)
+    assert _run(capsys, _args(site, image=v2, **_nginx(site)))[0] == 0
+    assert _run(capsys, _args(site, image=v1, **_nginx(site)))[0] == 0
+    del seen[:]
+    assert _run(capsys, _args(site, image=v2, env={"SECRET_KEY": "rotated"}, **_nginx(site)))[0] == 0
+    assert seen == DEPLOY_STEPS
+    del seen[:]
+    assert _run(capsys, _args(site, action="rollback", **_nginx(site)))[0] == 0
+    assert seen == ROLLBACK_STEPS
+
+
+@pytest.mark.parametrize("step", DEPLOY_STEPS)
+def test_a_deploy_failing_at_any_step_leaves_nginx_serving_the_recorded_release(capsys, monkeypatch, site, step):
+    v1, v2 = site["images"]["v1"], site["images"]["v2"]
+    # v2 then v1: v1 is live (green), v2 kept (blue). The deploy of v2 with new settings creates a new blue
+    # container: the kept v2 container must survive every failure before the new one is live and recorded.
+    assert _run(capsys, _args(site, image=v2, **_nginx(site)))[0] == 0
+    assert _run(capsys, _args(site, image=v1, **_nginx(site)))[0] == 0
+    kept_v2 = _state(site)["releases"][1]["container"]
+    _inject(monkeypatch, step)
+    code, result, _out = _run(capsys, _args(site, image=v2, env={"SECRET_KEY": "rotated"}, **_nginx(site)))
+    monkeypatch.setattr(_bluegreen_run, "STEP_HOOK", None)
+    assert code == 1 and f"injected failure at {step}" in result["msg"], result
+    assert "Traceback" not in result["msg"] and "exception" not in result
+    if DEPLOY_STEPS.index(step) <= DEPLOY_STEPS.index(COMMITTED_AFTER):
+        assert _state(site)["live"]["image"] == v1
+        assert "keeps serving" in result["msg"] or "Nothing was changed" in result["msg"], result["msg"]
+        _assert_consistent(site, "v1")
+        assert _app_containers(site)[kept_v2] == "exited"  # the rollback container is there, untouched
+    else:
+        assert "is live: nginx serves it and" in result["msg"] and "Run the same deploy again" in result["msg"]
+        assert _state(site)["live"]["image"] == v2 and _state(site)["releases"][1]["image"] == v1
+        _assert_consistent(site, "v2", strict=False)
+        # The next run finishes the work: the old colour stopped, the replaced v2 container removed.
+        code, result, _out = _run(capsys, _args(site, image=v2, env={"SECRET_KEY": "rotated"}, **_nginx(site)))
+        assert code == 0 and result["changed"] and "repair" in result["reason"], result
+    _assert_consistent(site, _served_version(site))
+    code, result, _out = _run(capsys, _args(site, image=v2, env={"SECRET_KEY": "rotated"}, **_nginx(site)))
+    assert code == 0, result
+    _assert_consistent(site, "v2")
+    assert kept_v2 not in _app_containers(site)  # replaced once the new v2 was recorded
+
+
+@pytest.mark.parametrize("step", ROLLBACK_STEPS)
+def test_a_rollback_failing_at_any_step_leaves_nginx_serving_the_recorded_release(capsys, monkeypatch, site, step):
+    v1, v2 = site["images"]["v1"], site["images"]["v2"]
+    assert _run(capsys, _args(site, image=v1, **_nginx(site)))[0] == 0
+    assert _run(capsys, _args(site, image=v2, **_nginx(site)))[0] == 0
+    _inject(monkeypatch, step)
+    code, result, _out = _run(capsys, _args(site, action="rollback", **_nginx(site)))
+    monkeypatch.setattr(_bluegreen_run, "STEP_HOOK", None)
+    assert code == 1 and f"injected failure at {step}" in result["msg"], result
+    if ROLLBACK_STEPS.index(step) <= ROLLBACK_STEPS.index(COMMITTED_AFTER):
+        assert _state(site)["live"]["image"] == v2
+        _assert_consistent(site, "v2")
+        code, result, _out = _run(capsys, _args(site, action="rollback", **_nginx(site)))
+        assert code == 0 and result["changed"], result
+    else:
+        assert _state(site)["live"]["image"] == v1
+        _assert_consistent(site, "v1", strict=False)
+        code, result, _out = _run(capsys, _args(site, image=v1, **_nginx(site)))  # the live image: repairs
+        assert code == 0, result
+    _assert_consistent(site, "v1")
+    assert _state(site)["releases"][1]["image"] == v2
