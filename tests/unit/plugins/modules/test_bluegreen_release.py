@@ -373,3 +373,166 @@ def test_a_rollback_failing_at_any_step_leaves_nginx_serving_the_recorded_releas
         assert code == 0, result
     _assert_consistent(site, "v1")
     assert _state(site)["releases"][1]["image"] == v2
+
+
+# --- hostile input: refused before anything happens, naming the option --------------------------------------------
+
+NAN, INF = float("nan"), float("inf")
+HOSTILE = [
+    ("drain_seconds", NAN, "drain_seconds"), ("drain_seconds", INF, "drain_seconds"),
+    ("drain_seconds", 1e20, "drain_seconds"), ("drain_seconds", -1, "drain_seconds"),
+    ("drain_seconds", 601, "drain_seconds"), ("drain_seconds", "abc", "drain_seconds"),
+    ("health_check", {"start_period": INF}, "health_check.start_period"),
+    ("health_check", {"start_period": NAN}, "health_check.start_period"),
+    ("health_check", {"start_period": -1}, "health_check.start_period"),
+    ("health_check", {"start_period": 1e300}, "health_check.start_period"),
+    ("health_check", {"interval": INF}, "health_check.interval"),
+    ("health_check", {"interval": NAN}, "health_check.interval"),
+    ("health_check", {"interval": 0}, "health_check.interval"),
+    ("health_check", {"interval": 1e9}, "health_check.interval"),
+    ("health_check", {"timeout": INF}, "health_check.timeout"), ("health_check", {"timeout": 0}, "health_check.timeout"),
+    ("health_check", {"retries": 0}, "health_check.retries"), ("health_check", {"retries": 10 ** 9}, "health_check.retries"),
+    ("health_check", {"status": 99}, "health_check.status"), ("health_check", {"status": 600}, "health_check.status"),
+    ("health_check", {"path": "up"}, "health_check.path"), ("health_check", {"path": "/a b"}, "health_check.path"),
+    ("health_check", {"path": "/up\n"}, "health_check.path"), ("health_check", {"path": ""}, "health_check.path"),
+    ("health_check", {"bogus": 1}, "bogus"), ("health_check", {"type": "tcp"}, "type"),
+    ("timeout", NAN, "timeout"), ("timeout", INF, "timeout"), ("timeout", 0, "timeout"), ("timeout", 1e300, "timeout"),
+    ("time_budget", NAN, "time_budget"), ("time_budget", INF, "time_budget"), ("time_budget", 0, "time_budget"),
+    ("time_budget", -5, "time_budget"), ("time_budget", 1e9, "time_budget"), ("time_budget", 5, "time_budget"),
+    ("blue_port", 0, "blue_port"), ("blue_port", 70000, "blue_port"), ("blue_port", -1, "blue_port"),
+    ("blue_port", 10 ** 20, "blue_port"), ("blue_port", "abc", "blue_port"), ("green_port", 65536, "green_port"),
+    ("container_port", 0, "container_port"), ("container_port", 1.5, "container_port"),
+    ("bind_address", "not-an-ip", "bind_address"), ("bind_address", "", "bind_address"),
+    ("bind_address", "localhost", "bind_address"), ("bind_address", "127.0.0.1\n", "bind_address"),
+    ("bind_address", "10.0.0.0/8", "bind_address"),
+    ("nginx_test_command", [], "nginx_test_command"), ("nginx_test_command", [""], "nginx_test_command"),
+    ("nginx_reload_command", [], "nginx_reload_command"), ("nginx_reload_command", [" "], "nginx_reload_command"),
+    ("nginx_reload_command", ["nginx", "a\0b"], "nginx_reload_command"),
+    ("upstream_file", "relative.conf", "upstream_file"), ("upstream_file", "", "upstream_file"),
+    ("upstream_file", "/proc/x.conf", "upstream_file"), ("upstream_file", "/etc/nginx/../x.conf", "upstream_file"),
+    ("upstream_file", "/", "upstream_file"), ("upstream_file", "/etc/x\n.conf", "upstream_file"),
+    ("state_dir", "state", "state_dir"), ("state_dir", "/sys/x", "state_dir"), ("state_dir", "/", "state_dir"),
+    ("socket_path", "docker.sock", "socket_path"), ("socket_path", "unix:///var/run/docker.sock", "socket_path"),
+    ("env_files", ["relative.env"], "env_files"), ("env_files", ["/etc/../x.env"], "env_files"),
+    ("app", "", "app"), ("app", "A", "app"), ("app", "a/b", "app"), ("app", "a\n", "app"), ("app", "x" * 64, "app"),
+    ("app", "ünï", "app"), ("image", " ", "image"), ("image", "img name", "image"), ("image", "img\0", "image"),
+    ("image", "a" * 600, "image"), ("image", "img\n", "image"), ("rollback_to", "a b", "rollback_to"),
+    ("upstream_name", "a b", "upstream_name"), ("upstream_name", "", "upstream_name"),
+    ("upstream_name", "x;y", "upstream_name"), ("upstream_name", "x" * 129, "upstream_name"),
+    ("env", {"1BAD": "x"}, "env"), ("env", {"A": {"nested": 1}}, "env"), ("env", {"A": "x\0y"}, "env"),
+    ("env", {"A\n": "x"}, "env"), ("env", "notadict", "env"),
+    ("volumes", ["data"], "volumes"), ("volumes", ["data:rel"], "volumes"), ("volumes", ["a:/b\n"], "volumes"),
+    ("networks", ["bad name"], "networks"), ("networks", [""], "networks"), ("command", ["a\0"], "command"),
+    ("keep_releases", -1, "keep_releases"), ("keep_releases", 10 ** 9, "keep_releases"),
+    ("stop_timeout", -1, "stop_timeout"), ("stop_timeout", 10 ** 6, "stop_timeout"),
+    ("nginx_keepalive", -1, "nginx_keepalive"), ("nginx_keepalive", 10 ** 9, "nginx_keepalive"),
+    ("restart_policy", "sometimes", "restart_policy"), ("action", "upgrade", "action"),
+    ("docker_options", {"HostConfig": {"Memory": "lots"}}, "docker_options.HostConfig.Memory"),
+    ("docker_options", {"HostConfig": {"Memory": -1}}, "docker_options.HostConfig.Memory"),
+    ("docker_options", {"HostConfig": {"Memory": 1.5}}, "docker_options.HostConfig.Memory"),
+    ("docker_options", {"HostConfig": {"Memory": True}}, "docker_options.HostConfig.Memory"),
+    ("docker_options", {"HostConfig": {"Memory": 2 ** 64}}, "docker_options.HostConfig.Memory"),
+    ("docker_options", {"HostConfig": {"Memroy": 1}}, "docker_options.HostConfig.Memroy"),
+    ("docker_options", {"HostConfig": {"AutoRemove": True}}, "docker_options.HostConfig.AutoRemove"),
+    ("docker_options", {"HostConfig": {"PortBindings": {}}}, "docker_options.HostConfig.PortBindings"),
+    ("docker_options", {"HostConfig": {"MemorySwappiness": 101}}, "docker_options.HostConfig.MemorySwappiness"),
+    ("docker_options", {"HostConfig": {"Ulimits": [{"Name": "nofile", "Soft": "x"}]}},
+     "docker_options.HostConfig.Ulimits[0].Soft"),
+    ("docker_options", {"HostConfig": "x"}, "docker_options.HostConfig"),
+    ("docker_options", {"Env": ["A=1"]}, "docker_options.Env"), ("docker_options", {"Labels": {"a": 1}}, "docker_options.Labels.a"),
+    ("docker_options", {"Bogus": 1}, "docker_options.Bogus"), ("docker_options", "notadict", "docker_options"),
+]
+
+
+@pytest.mark.parametrize("option, value, named", HOSTILE, ids=[f"{o}={v!r}"[:60] for o, v, _n in HOSTILE])
+@pytest.mark.parametrize("check_mode", [True, False], ids=["check", "run"])
+def test_hostile_input_is_refused_naming_the_option_before_anything_happens(capsys, tmp_path, option, value, named,
+                                                                            check_mode):
+    args = {"app": "hostile", "image": "hostcare-test/none:absent", "container_port": 8000,
+            "upstream_file": str(tmp_path / "nginx" / "up.conf"), "state_dir": str(tmp_path / "state"),
+            "socket_path": str(tmp_path / "no-docker.sock"),  # asking Docker would fail without naming the option
+            "health_check": {"start_period": 1}, "drain_seconds": 0}
+    if option == "health_check":
+        value = dict(args["health_check"], **value)
+    args[option] = value
+    code, result, _out = _run(capsys, args, check_mode=check_mode)
+    assert code == 1 and named in result["msg"], result["msg"]
+    assert "exception" not in result and "Traceback" not in result["msg"]
+    assert "Docker: " not in result["msg"]  # refused before connecting
+    assert list(tmp_path.iterdir()) == []  # nothing written, not even the lock
+
+
+# --- real failures --------------------------------------------------------------------------------------------------
+
+def test_a_taken_port_fails_the_start_and_changes_nothing_else(capsys, site):
+    v1, v2 = site["images"]["v1"], site["images"]["v2"]
+    assert _run(capsys, _args(site, image=v1, **_nginx(site)))[0] == 0
+    with socket.socket() as squatter:
+        squatter.bind(("127.0.0.1", site["green"]))
+        squatter.listen()
+        code, result, _out = _run(capsys, _args(site, image=v2, **_nginx(site)))
+    assert code == 1 and "did not start" in result["msg"] and "It was removed" in result["msg"], result["msg"]
+    _assert_consistent(site, "v1")
+
+
+def test_wrongly_typed_docker_options_never_cost_the_rollback_container(capsys, site):
+    v1, v2 = site["images"]["v1"], site["images"]["v2"]
+    assert _run(capsys, _args(site, image=v2, **_nginx(site)))[0] == 0
+    assert _run(capsys, _args(site, image=v1, **_nginx(site)))[0] == 0
+    before = _app_containers(site)
+    code, result, _out = _run(capsys, _args(site, image=v2, docker_options={"HostConfig": {"Memory": "lots"}},
+                                            **_nginx(site)))
+    assert code == 1 and result["msg"].startswith("hostcare.vps.bluegreen_release: docker_options.HostConfig.Memory: "
+                                                  "must be a whole number"), result["msg"]
+    assert _app_containers(site) == before
+    # A well-typed value that Docker refuses (a memory limit below its minimum) fails the create: nothing is lost.
+    code, result, _out = _run(capsys, _args(site, image=v2, docker_options={"HostConfig": {"Memory": 1024}},
+                                            **_nginx(site)))
+    assert code == 1 and "Docker: " in result["msg"] and "keeps serving" in result["msg"], result["msg"]
+    assert _app_containers(site) == before
+    _assert_consistent(site, "v1")
+    code, result, _out = _run(capsys, _args(site, action="rollback", **_nginx(site)))
+    assert code == 0 and result["release"]["image"] == v2, result
+    _assert_consistent(site, "v2")
+
+
+def test_a_live_redeploy_repairs_a_broken_include_and_strays(capsys, site):
+    v1, v2 = site["images"]["v1"], site["images"]["v2"]
+    assert _run(capsys, _args(site, image=v1, **_nginx(site)))[0] == 0
+    assert _run(capsys, _args(site, image=v2, **_nginx(site)))[0] == 0
+    include = site["tmp"] / "nginx" / "upstream.conf"
+    good = include.read_text()
+    include.write_text(good.replace(f"127.0.0.1:{site['green']}", f"127.0.0.1:{site['blue']}"))  # points at v1
+    kept = _state(site)["releases"][1]["container"]
+    _docker("start", kept)  # the kept release running again, by hand
+    code, result, _out = _run(capsys, _args(site, image=v2, **_nginx(site)), check_mode=True, diff=True)
+    assert (code, result["changed"]) == (0, True) and "repair: rewrite" in result["reason"], result
+    assert include.read_text() != good and _app_containers(site)[kept] == "running"
+    code, result, _out = _run(capsys, _args(site, image=v2, **_nginx(site)))
+    assert (code, result["changed"]) == (0, True), result
+    assert f"stop {kept} (running, not live)" in result["reason"]
+    assert include.read_text() == good
+    _assert_consistent(site, "v2")
+    code, result, _out = _run(capsys, _args(site, image=v2, **_nginx(site)))
+    assert (code, result["changed"]) == (0, False), result
+
+
+def test_a_killed_live_container_is_replaced_by_a_redeploy(capsys, site):
+    v1 = site["images"]["v1"]
+    assert _run(capsys, _args(site, image=v1, **_nginx(site)))[0] == 0
+    _docker("kill", _state(site)["live"]["container"])
+    code, result, _out = _run(capsys, _args(site, image=v1, **_nginx(site)))
+    assert (code, result["changed"], result["colour"]) == (0, True, "green"), result
+    _assert_consistent(site, "v1")
+
+
+def test_one_time_budget_bounds_the_health_check(capsys, site):
+    assert _run(capsys, _args(site, image=site["images"]["v1"], **_nginx(site)))[0] == 0
+    started = time.monotonic()
+    # Failed checks would be tolerated 1000 times: only the budget (14 s, 12 s of it kept for what follows) ends it.
+    code, result, _out = _run(capsys, _args(site, image=site["images"]["broken"], time_budget=14,
+                                            health_check={"start_period": 1, "retries": 1000, "interval": 0.2},
+                                            **_nginx(site)))
+    assert code == 1 and "time_budget ran out" in result["msg"] and "It was removed" in result["msg"], result["msg"]
+    assert time.monotonic() - started < 10
+    _assert_consistent(site, "v1")
