@@ -141,6 +141,7 @@ class ReleaseRun:
         self.app = params["app"]
         self.address = probe_address(params["bind_address"])
         self.ports = {"blue": params["blue_port"], "green": params["green_port"]}
+        self.served_new = False  # nginx was reloaded onto the new colour by a run being put back
 
     def step(self, name, timed=True):
         if timed:
@@ -249,7 +250,10 @@ class ReleaseRun:
         return f"{describe(error)}. {undone}; {serving}.{getattr(error, 'tail', '')}"
 
     def discard_new(self, plan):
-        """Undo the start of the new colour: a kept release is stopped again, a new container removed."""
+        """Undo the start of the new colour: a kept release is stopped again, a new container removed. When nginx
+        had been reloaded onto it, its old workers get drain_seconds to finish their requests first."""
+        if self.served_new:
+            time.sleep(self.params["drain_seconds"])
         if plan["start_existing"]:
             self.docker.stop(plan["container"], self.params["stop_timeout"])
             return f"{plan['container']} was stopped again"
@@ -301,6 +305,7 @@ class ReleaseRun:
                 phrase = f"the previous {path} was put back"
             if not touched["reloaded"]:
                 return phrase + ", nginx was not reloaded"
+            self.served_new = True
             error = self.nginx("nginx_reload_command")
             return phrase + (", nginx was reloaded with it again" if error is None else f", reloading nginx failed: {error}")
 

@@ -11,12 +11,15 @@ import pytest
 
 from ansible_collections.hostcare.vps.plugins.module_utils._bluegreen import (
     BlueGreenError,
+    Deadline,
     HealthWatch,
     container_name,
     container_spec,
     create_body,
     demux_logs,
+    describe_drift,
     docker_health_probe,
+    drift,
     load_state,
     next_state,
     parse_app_containers,
@@ -26,8 +29,12 @@ from ansible_collections.hostcare.vps.plugins.module_utils._bluegreen import (
     spec_digest,
     strays,
 )
-from ansible_collections.hostcare.vps.plugins.module_utils._bluegreen_docker import probe_http
-from ansible_collections.hostcare.vps.plugins.module_utils._bluegreen_inputs import option_errors, parse_env_file
+from ansible_collections.hostcare.vps.plugins.module_utils._bluegreen_docker import BlueGreenDocker, probe_http
+from ansible_collections.hostcare.vps.plugins.module_utils._bluegreen_inputs import (
+    docker_option_errors,
+    option_errors,
+    parse_env_file,
+)
 
 V1 = "sha256:" + "1" * 64
 V2 = "sha256:" + "2" * 64
@@ -372,3 +379,97 @@ def test_probe_http_reports_a_refused_connection():
     server.server_close()
     ok, problem = probe_http("127.0.0.1", port, "/up", 200, 2)
     assert not ok and problem.startswith(f"GET http://127.0.0.1:{port}/up: ")
+
+
+# --- docker_options against the Engine API table ------------------------------------------------------------------
+
+def test_well_typed_docker_options_pass():
+    options = {"HostConfig": {"Memory": 536870912, "MemorySwap": -1, "CpuShares": 512, "Init": True,
+                              "Ulimits": [{"Name": "nofile", "Soft": 1024, "Hard": 2048}],
+                              "LogConfig": {"Type": "json-file", "Config": {"max-size": "10m"}},
+                              "Mounts": [{"Type": "tmpfs", "Target": "/tmp", "TmpfsOptions": {"SizeBytes": 1 << 20}}]},
+               "Labels": {"team": "web"}, "User": "1000:1000", "Healthcheck": {"Test": ["CMD", "true"], "Retries": 3}}
+    assert docker_option_errors(options) == []
+
+
+@pytest.mark.parametrize("options, expected", [
+    ({"HostConfig": {"Memory": "lots"}}, "docker_options.HostConfig.Memory: must be a whole number (JSON integer)"),
+    ({"HostConfig": {"Memory": 1.0}}, "docker_options.HostConfig.Memory: must be a whole number"),
+    ({"HostConfig": {"Memory": -1}}, "docker_options.HostConfig.Memory: must be a whole number at least 0"),
+    ({"HostConfig": {"Init": "yes"}}, "docker_options.HostConfig.Init: must be true or false"),
+    ({"HostConfig": {"Memroy": 1}}, "docker_options.HostConfig.Memroy: unknown Engine API create field; did you mean Memory?"),
+    ({"HostConfig": {"Ulimits": {"Name": "x"}}}, "docker_options.HostConfig.Ulimits: must be a list"),
+    ({"HostConfig": {"Ulimits": [{"Name": "x", "Soft": "1"}]}}, "docker_options.HostConfig.Ulimits[0].Soft: must be"),
+    ({"HostConfig": {"AutoRemove": True}}, "docker_options.HostConfig.AutoRemove: not accepted in docker_options: Docker"),
+    ({"Cmd": ["x"]}, "docker_options.Cmd: not accepted in docker_options: set by the option command"),
+    ({"Labels": {"a": 1}}, "docker_options.Labels.a: must be a string"),
+    ({"Labels": "a=b"}, "docker_options.Labels: must be an object"),
+])
+def test_docker_options_are_refused_naming_the_key_path(options, expected):
+    errors = docker_option_errors(options)
+    assert any(error.startswith(expected) for error in errors), errors
+
+
+@pytest.mark.parametrize("overrides, expected", [
+    ({"bind_address": "not-an-ip"}, "bind_address: must be an IP address"),
+    ({"drain_seconds": float("inf")}, "drain_seconds: must be a number of seconds"),
+    ({"drain_seconds": 1e20}, "drain_seconds: must be a number of seconds"),
+    ({"nginx_test_command": []}, "nginx_test_command: must be a non-empty list"),
+    ({"nginx_reload_command": ["", "-s"]}, "nginx_reload_command: the first item is the program"),
+    ({"state_dir": "/proc/x"}, "state_dir: '/proc/x' is in a kernel filesystem"),
+    ({"timeout": float("nan")}, "timeout: must be a number of seconds"),
+    ({"time_budget": 50.0}, "time_budget: must leave room for health_check.start_period + drain_seconds"),
+    ({"app": "demo\n"}, "app: use 1 to 63 lowercase"),
+    ({"image": "app:v1\n"}, "image: must be an image reference"),
+])
+def test_more_bad_options_are_named(overrides, expected):
+    errors = option_errors(params(**overrides))
+    assert any(error.startswith(expected) for error in errors), errors
+
+
+# --- drift, strays, deadline ----------------------------------------------------------------------------------------
+
+def test_strays_are_the_containers_the_state_does_not_name():
+    live, old, gone = release("blue", V1), release("green", V2), release("green", V3)
+    containers = [container(live, True), container(old, False), container(gone, False)]
+    assert strays(containers, state(live, old)) == [gone["container"]]
+
+
+def test_drift_says_what_differs_from_the_state():
+    live, old, stray = release("blue", V1), release("green", V2), release("green", V3)
+    assert drift(state(live, old), [container(live, True), container(old, False)], "x", "x") == {
+        "include": False, "stop": [], "remove": []}
+    found = drift(state(live, old), [container(live, True), container(old, True), container(stray, False)], "a", "b")
+    assert found == {"include": True, "stop": [old["container"]], "remove": [stray["container"]]}
+    text = describe_drift(found, "/etc/nginx/conf.d/demo.conf")
+    assert text.startswith("rewrite /etc/nginx/conf.d/demo.conf") and f"stop {old['container']}" in text
+
+
+def test_deadline_caps_waits_and_says_which_step_it_stopped():
+    now = [100.0]
+    deadline = Deadline(10, clock=lambda: now[0])
+    assert deadline.cap(60) == 10 and deadline.cap(3) == 3
+    now[0] = 109.5
+    assert deadline.cap(60) == 1.0  # a last call may still answer
+    now[0] = 111
+    with pytest.raises(BlueGreenError, match="time_budget: the 10 s budget ran out before nginx test"):
+        deadline.check("nginx test")
+    deadline.extend(120)
+    assert deadline.remaining() == 120
+
+
+def test_wait_healthy_stops_at_the_deadline():
+    class Docker(BlueGreenDocker):
+        def inspect(self, name):
+            return {"State": {"Status": "running", "Running": True}}
+
+    now = [0.0]
+
+    def sleep(seconds):
+        now[0] += seconds
+
+    health = {"type": "http", "path": "/up", "status": 200, "interval": 1.0, "timeout": 1.0, "retries": 1000,
+              "start_period": 0}
+    healthy, problem = Docker(None, None).wait_healthy("demo", health, "127.0.0.1", 9, until=5.0, sleep=sleep,
+                                                       clock=lambda: now[0])
+    assert not healthy and problem.startswith("time_budget ran out after 5 s of health checks (last: GET http://")
