@@ -253,6 +253,19 @@ COMMITTED_AFTER = "write_state"
 """Steps after this one run once the release is recorded: a failure there leaves the new release live."""
 
 
+@pytest.fixture(name="pair", scope="module")
+def pair_fixture(images):
+    """v1 and v2 of the app for the transaction tests, which the retention test above does not remove."""
+    tags = {}
+    for version in ("v1", "v2"):
+        run = uuid.uuid4().hex[:6]
+        tags[version] = f"{IMAGE}:txn-{version}-{run}"
+        _docker("build", "-q", "-t", tags[version], "--label", f"hostcare.test.run={run}", "--build-arg",
+                f"APP_VERSION={version}", APP_DIR)
+    yield tags
+    _docker("rmi", *tags.values(), check=False)
+
+
 class InjectedFailure(RuntimeError):
     """Raised by the test at one named step of bluegreen_release."""
 
@@ -306,8 +319,8 @@ def _inject(monkeypatch, step, seen=None):
     monkeypatch.setattr(_bluegreen_run, "STEP_HOOK", hook)
 
 
-def test_the_step_lists_are_the_steps_a_deploy_and_a_rollback_take(capsys, monkeypatch, site):
-    v1, v2 = site["images"]["v1"], site["images"]["v2"]
+def test_the_step_lists_are_the_steps_a_deploy_and_a_rollback_take(capsys, monkeypatch, site, pair):
+    v1, v2 = pair["v1"], pair["v2"]
     seen = []
     _inject(monkeypatch, None, seen)
     assert _run(capsys, _args(site, image=v2, **_nginx(site)))[0] == 0
@@ -321,8 +334,8 @@ def test_the_step_lists_are_the_steps_a_deploy_and_a_rollback_take(capsys, monke
 
 
 @pytest.mark.parametrize("step", DEPLOY_STEPS)
-def test_a_deploy_failing_at_any_step_leaves_nginx_serving_the_recorded_release(capsys, monkeypatch, site, step):
-    v1, v2 = site["images"]["v1"], site["images"]["v2"]
+def test_a_deploy_failing_at_any_step_leaves_nginx_serving_the_recorded_release(capsys, monkeypatch, site, step, pair):
+    v1, v2 = pair["v1"], pair["v2"]
     # v2 then v1: v1 is live (green), v2 kept (blue). The deploy of v2 with new settings creates a new blue
     # container: the kept v2 container must survive every failure before the new one is live and recorded.
     assert _run(capsys, _args(site, image=v2, **_nginx(site)))[0] == 0
@@ -353,8 +366,8 @@ def test_a_deploy_failing_at_any_step_leaves_nginx_serving_the_recorded_release(
 
 
 @pytest.mark.parametrize("step", ROLLBACK_STEPS)
-def test_a_rollback_failing_at_any_step_leaves_nginx_serving_the_recorded_release(capsys, monkeypatch, site, step):
-    v1, v2 = site["images"]["v1"], site["images"]["v2"]
+def test_a_rollback_failing_at_any_step_leaves_nginx_serving_the_recorded_release(capsys, monkeypatch, site, step, pair):
+    v1, v2 = pair["v1"], pair["v2"]
     assert _run(capsys, _args(site, image=v1, **_nginx(site)))[0] == 0
     assert _run(capsys, _args(site, image=v2, **_nginx(site)))[0] == 0
     _inject(monkeypatch, step)
@@ -464,8 +477,8 @@ def test_hostile_input_is_refused_naming_the_option_before_anything_happens(caps
 
 # --- real failures --------------------------------------------------------------------------------------------------
 
-def test_a_taken_port_fails_the_start_and_changes_nothing_else(capsys, site):
-    v1, v2 = site["images"]["v1"], site["images"]["v2"]
+def test_a_taken_port_fails_the_start_and_changes_nothing_else(capsys, site, pair):
+    v1, v2 = pair["v1"], pair["v2"]
     assert _run(capsys, _args(site, image=v1, **_nginx(site)))[0] == 0
     with socket.socket() as squatter:
         squatter.bind(("127.0.0.1", site["green"]))
@@ -475,8 +488,8 @@ def test_a_taken_port_fails_the_start_and_changes_nothing_else(capsys, site):
     _assert_consistent(site, "v1")
 
 
-def test_wrongly_typed_docker_options_never_cost_the_rollback_container(capsys, site):
-    v1, v2 = site["images"]["v1"], site["images"]["v2"]
+def test_wrongly_typed_docker_options_never_cost_the_rollback_container(capsys, site, pair):
+    v1, v2 = pair["v1"], pair["v2"]
     assert _run(capsys, _args(site, image=v2, **_nginx(site)))[0] == 0
     assert _run(capsys, _args(site, image=v1, **_nginx(site)))[0] == 0
     before = _app_containers(site)
@@ -496,8 +509,8 @@ def test_wrongly_typed_docker_options_never_cost_the_rollback_container(capsys, 
     _assert_consistent(site, "v2")
 
 
-def test_a_live_redeploy_repairs_a_broken_include_and_strays(capsys, site):
-    v1, v2 = site["images"]["v1"], site["images"]["v2"]
+def test_a_live_redeploy_repairs_a_broken_include_and_strays(capsys, site, pair):
+    v1, v2 = pair["v1"], pair["v2"]
     assert _run(capsys, _args(site, image=v1, **_nginx(site)))[0] == 0
     assert _run(capsys, _args(site, image=v2, **_nginx(site)))[0] == 0
     include = site["tmp"] / "nginx" / "upstream.conf"
@@ -517,8 +530,8 @@ def test_a_live_redeploy_repairs_a_broken_include_and_strays(capsys, site):
     assert (code, result["changed"]) == (0, False), result
 
 
-def test_a_killed_live_container_is_replaced_by_a_redeploy(capsys, site):
-    v1 = site["images"]["v1"]
+def test_a_killed_live_container_is_replaced_by_a_redeploy(capsys, site, pair):
+    v1 = pair["v1"]
     assert _run(capsys, _args(site, image=v1, **_nginx(site)))[0] == 0
     _docker("kill", _state(site)["live"]["container"])
     code, result, _out = _run(capsys, _args(site, image=v1, **_nginx(site)))
@@ -526,8 +539,8 @@ def test_a_killed_live_container_is_replaced_by_a_redeploy(capsys, site):
     _assert_consistent(site, "v1")
 
 
-def test_one_time_budget_bounds_the_health_check(capsys, site):
-    assert _run(capsys, _args(site, image=site["images"]["v1"], **_nginx(site)))[0] == 0
+def test_one_time_budget_bounds_the_health_check(capsys, site, pair):
+    assert _run(capsys, _args(site, image=pair["v1"], **_nginx(site)))[0] == 0
     started = time.monotonic()
     # Failed checks would be tolerated 1000 times: only the budget (14 s, 12 s of it kept for what follows) ends it.
     code, result, _out = _run(capsys, _args(site, image=site["images"]["broken"], time_budget=14,
