@@ -115,7 +115,7 @@ options:
   docker_options:
     description:
       - Extra fields of the Engine API container create body, merged into it, for example
-        C({HostConfig: {Memory: 536870912, CpuShares: 512}}). Labels are merged; the module's labels win.
+        C(HostConfig.Memory) in bytes or C(HostConfig.CpuShares). Labels are merged; the module's labels win.
       - Each field is checked against the Engine API type before anything happens (a string where Docker wants a
         number, an unknown or misspelt field are refused, naming the key path such as
         C(docker_options.HostConfig.Memory)). The accepted fields are listed in the role's README.
