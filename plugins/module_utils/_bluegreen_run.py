@@ -109,7 +109,10 @@ def run_command(argv, timeout):
         return f"{command} could not run: {error.strerror or error}"
     except subprocess.TimeoutExpired:
         return f"{command} did not finish within {timeout:g} s"
-    return None if done.returncode == 0 else f"{command} failed (rc {done.returncode}): {(done.stderr or done.stdout).strip()}"
+    if done.returncode == 0:
+        return None
+    output = (done.stderr or done.stdout).strip()
+    return f"{command} failed (rc {done.returncode})" + (f": {output}" if output else "")
 
 
 def read_env(params):
@@ -224,7 +227,8 @@ class ReleaseRun:
             self.step("health")
             self.wait_healthy(plan)
             timings["healthy"] = time.monotonic()
-            restore_text = self.render(plan["previous"]) if plan["previous"] else None
+            # Put back: no file where there was none; else the include the state names (old_text when none is live).
+            restore_text = None if old_text is None else self.render(plan["previous"]) if plan["previous"] else old_text
             self.switch(undo, old_text, new_text, restore_text)
             timings["switch"] = time.monotonic()
             self.step("write_state")

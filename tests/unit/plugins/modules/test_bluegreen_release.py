@@ -549,3 +549,13 @@ def test_one_time_budget_bounds_the_health_check(capsys, site, pair):
     assert code == 1 and "time_budget ran out" in result["msg"] and "It was removed" in result["msg"], result["msg"]
     assert time.monotonic() - started < 10
     _assert_consistent(site, "v1")
+
+
+def test_a_failed_switch_to_a_new_include_path_removes_it_again(capsys, site, pair):
+    assert _run(capsys, _args(site, image=pair["v1"], **_nginx(site)))[0] == 0
+    other = site["tmp"] / "nginx" / "other.conf"
+    code, result, _out = _run(capsys, _args(site, image=pair["v2"], upstream_file=str(other),
+                                            nginx_test_command=["false"]))
+    assert code == 1 and f"The new {other} was removed again, nginx was not reloaded" in result["msg"], result["msg"]
+    assert not other.exists()
+    _assert_consistent(site, "v1")
