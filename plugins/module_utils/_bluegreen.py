@@ -1,28 +1,25 @@
 # Copyright: hostcare.vps contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 # Note: this module util is PRIVATE to the hostcare.vps collection.
-"""Blue-green releases of one containerised app behind nginx: the pure planner and its Docker helpers.
+"""Blue-green releases of one containerised app behind nginx: the pure planner.
 
 A release runs in one of two colours, each with a fixed loopback port; nginx's upstream include points at the
 live one. The planner (`plan_release`) takes the recorded state (`load_state`) and the app's labelled containers
-and says what to start, stop and remove; `next_state` records a switch and applies retention. `BlueGreenDocker`
-and `probe_http` are the only code with I/O. Runs on the target's python3 (3.9+), standard library only.
+and says what to start, stop and remove; `next_state` records a switch and applies retention; `drift` says what
+differs between the state and the host. No I/O here: _bluegreen_inputs checks the options, _bluegreen_docker talks
+to Docker, _bluegreen_run carries a plan out as one transaction. Runs on the target's python3 (3.9+), standard
+library only.
 
 The state file and the labels are a contract with the docker_cleanup role (docs in roles/bluegreen/README.md).
 """
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
-import http.client
 import json
-import os
-import re
 import time
-import urllib.parse
 
-from ansible_collections.hostcare.vps.plugins.module_utils._docker import RUNNING_STATES, DockerAPIError
+from ansible_collections.hostcare.vps.plugins.module_utils._docker import RUNNING_STATES
 
 COLOURS = ("blue", "green")
 LABEL_APP = "hostcare.bluegreen.app"
@@ -31,9 +28,6 @@ LABEL_RELEASE = "hostcare.bluegreen.release"
 LABEL_CONFIG = "hostcare.bluegreen.config"
 LABEL_KEEP = "hostcare.keep"
 
-APP_NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,62}$")
-NGINX_NAME_RE = re.compile(r"^[A-Za-z0-9_.-]+$")
-ENV_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 STATE_KEYS = ("colour", "container", "image", "image_id", "deployed_at")
 
 
@@ -41,71 +35,15 @@ class BlueGreenError(Exception):
     """A deploy or rollback that cannot go on; the message says why and what state it left."""
 
 
-# --- Inputs (pure) ---------------------------------------------------------------------------------------------
-
-def option_errors(params):
-    """Messages naming each unusable option value (empty when all are usable)."""
-    errors = []
-    app = params["app"]
-    if not APP_NAME_RE.match(app or ""):
-        errors.append(f"app: use 1 to 63 lowercase letters, digits, '.', '_' or '-', starting with a letter or "
-                      f"digit (it names containers and the state file), got {app!r}")
-    if params["action"] == "deploy" and not (params.get("image") or "").strip():
-        errors.append("image: required with action=deploy (the image reference to deploy, such as myapp:2.4.1)")
-    for name in ("blue_port", "green_port", "container_port"):
-        if not 1 <= params[name] <= 65535:
-            errors.append(f"{name}: must be a TCP port, 1 to 65535, got {params[name]}")
-    if params["blue_port"] == params["green_port"]:
-        errors.append(f"blue_port and green_port: must differ (each colour has its own port), both are {params['blue_port']}")
-    for name in ("upstream_file", "state_dir"):
-        if not str(params[name] or "").startswith("/"):
-            errors.append(f"{name}: must be an absolute path, got {params[name]!r}")
-    if not NGINX_NAME_RE.match(params.get("upstream_name") or ""):
-        errors.append(f"upstream_name: use letters, digits, '.', '_' or '-', got {params.get('upstream_name')!r}")
-    health = params["health_check"]
-    if not str(health.get("path") or "").startswith("/"):
-        errors.append(f"health_check.path: must start with '/', got {health.get('path')!r}")
-    if not 100 <= health["status"] <= 599:
-        errors.append(f"health_check.status: must be an HTTP status, 100 to 599, got {health['status']}")
-    for key in ("interval", "timeout"):
-        if not health[key] > 0:
-            errors.append(f"health_check.{key}: must be more than 0 seconds, got {health[key]}")
-    if health["retries"] < 1:
-        errors.append(f"health_check.retries: must be 1 or more, got {health['retries']}")
-    if health["start_period"] < 0:
-        errors.append(f"health_check.start_period: must be 0 or more seconds, got {health['start_period']}")
-    for name in ("drain_seconds", "keep_releases", "stop_timeout", "nginx_keepalive"):
-        if params[name] < 0:
-            errors.append(f"{name}: must be 0 or more, got {params[name]}")
-    for key in params.get("env") or {}:
-        if not ENV_NAME_RE.match(str(key)):
-            errors.append(f"env: {key!r} is not a valid variable name")
-    for volume in params.get("volumes") or []:
-        parts = str(volume).split(":")
-        if len(parts) not in (2, 3) or not all(parts[:2]) or not parts[1].startswith("/"):
-            errors.append(f"volumes: use SOURCE:/container/path[:OPTIONS], got {volume!r}")
-    return errors
-
-
-def parse_env_file(text, path):
-    """KEY=VALUE lines as `docker run --env-file` reads them (no quotes removed; '#' lines and blanks skipped)."""
-    env = {}
-    for number, line in enumerate(text.splitlines(), 1):
-        stripped = line.strip()
-        if not stripped or stripped.startswith("#"):
-            continue
-        key, sep, value = line.lstrip().partition("=")
-        if not sep or not ENV_NAME_RE.match(key):
-            raise BlueGreenError(f"env_files: {path} line {number} is not KEY=VALUE. Nothing was changed.")
-        env[key] = value
-    return env
-
+# --- Container settings (pure) ------------------------------------------------------------------------------
 
 def container_spec(params, env):
-    """Everything that defines the app's container apart from colour, port and image: its digest says whether a
-    running container still matches the role's settings."""
+    """Everything that defines the app's container apart from its colour and image: its digest says whether a
+    container still matches the role's settings (the ports and address too: a new port means a new container)."""
     return {
         "container_port": params["container_port"],
+        "bind_address": params["bind_address"],
+        "ports": {"blue": params["blue_port"], "green": params["green_port"]},
         "env": sorted(f"{key}={value}" for key, value in env.items()),
         "volumes": list(params.get("volumes") or []),
         "networks": list(params.get("networks") or []),
@@ -124,8 +62,10 @@ def short_id(image_id):
     return image_id.split(":", 1)[-1][:12]
 
 
-def container_name(app, colour, image_id):
-    return f"{app}-{colour}-{short_id(image_id)}"
+def container_name(app, colour, image_id, digest):
+    """<app>-<colour>-<image id>-<settings digest>: a container with other settings is another container, so the
+    kept one is never removed before its replacement exists."""
+    return f"{app}-{colour}-{short_id(image_id)}-{digest[:8]}"
 
 
 def other_colour(colour):
@@ -143,9 +83,10 @@ def deep_merge(base, extra):
     return merged
 
 
-def create_body(app, colour, bind_address, host_port, image_id, spec, digest):
+def create_body(app, colour, image_id, spec, digest):
     """The POST /containers/create body. Our labels and port binding win over docker_options."""
     port = f"{spec['container_port']}/tcp"
+    bind_address, host_port = spec["bind_address"], spec["ports"][colour]
     body = deep_merge({
         "Image": image_id,
         "Env": spec["env"],
@@ -206,8 +147,10 @@ def rfc3339(seconds):
 
 
 def next_state(state, release, keep_releases):
-    """(new state, releases beyond retention): `release` is live and first, then the others newest first."""
-    others = [old for old in state["releases"] if old["container"] != release["container"]]
+    """(new state, releases beyond retention): `release` is live and first, then the others newest first.
+    A release of the same image and colour with other settings is replaced by it (its container is a stray)."""
+    others = [old for old in state["releases"] if old["container"] != release["container"]
+              and (old["image_id"], old["colour"]) != (release["image_id"], release["colour"])]
     releases = [release] + others
     return ({"app": state["app"], "live": release, "releases": releases[:keep_releases + 1]},
             releases[keep_releases + 1:])
@@ -237,14 +180,14 @@ def _names(release, reference):
     return reference in (release["image"], release["image_id"], short_id(release["image_id"]))
 
 
-def plan_release(app, action, state, containers, image=None, image_id=None, digest=None, rollback_to=None):
+def plan_release(app, action, state, containers, image=None, image_id=None, digest_of=None, rollback_to=None):
     """What a deploy or rollback does. Raise BlueGreenError (nothing changed) when it cannot.
 
-    Returns {noop, reason, colour, container, start_existing, remove_existing, stop_first, previous,
-    previous_running, release}:
-    start the container `container` of colour `colour` (an existing stopped one when start_existing, else create
-    it, removing first a same-named one whose settings differ when remove_existing), after stopping the
-    containers in stop_first (not live, but holding the colour's port); previous is the live release.
+    `digest_of(image_id)` is the settings digest a container of that image gets (spec_digest of the options).
+    Returns {noop, reason, colour, container, start_existing, stop_first, previous, previous_running, release}:
+    start the container `container` of colour `colour` (an existing one when start_existing, else create it),
+    after stopping the containers in stop_first (not live, but holding the colour's port); previous is the live
+    release.
     """
     by_name = {container["name"]: container for container in containers}
     live = state.get("live")
@@ -274,26 +217,21 @@ def plan_release(app, action, state, containers, image=None, image_id=None, dige
             return _start(containers, live, live_running, target["colour"], kept["name"], image, image_id,
                           start_existing=True)
         # The kept container would need the live colour's port: a new container of the image in the other colour.
-        digest = None
-    else:
-        if live and live["image_id"] == image_id and live_running and live_container["config"] == digest:
-            return _noop(live, f"{image} ({short_id(image_id)}) is already live with these settings")
+    elif live and live["image_id"] == image_id and live_running and live_container["config"] == digest_of(image_id):
+        return _noop(live, f"{image} ({short_id(image_id)}) is already live with these settings")
 
     colour = other_colour(live["colour"]) if live else "blue"
-    name = container_name(app, colour, image_id)
-    existing = by_name.get(name)
-    reuse = bool(existing and (digest is None or existing["config"] == digest))
-    return _start(containers, live, live_running, colour, name, image, image_id, start_existing=reuse,
-                  remove_existing=bool(existing and not reuse))
+    name = container_name(app, colour, image_id, digest_of(image_id))
+    return _start(containers, live, live_running, colour, name, image, image_id, start_existing=name in by_name)
 
 
 def _noop(live, reason):
     return {"noop": True, "reason": reason, "colour": live["colour"], "container": live["container"],
-            "start_existing": False, "remove_existing": False, "stop_first": [], "previous": live,
+            "start_existing": False, "stop_first": [], "previous": live,
             "previous_running": True, "release": live}
 
 
-def _start(containers, live, live_running, colour, name, image, image_id, start_existing, remove_existing=False):
+def _start(containers, live, live_running, colour, name, image, image_id, start_existing):
     live_name = live["container"] if live else None
     stop_first = [container["name"] for container in containers
                   if container["running"] and container["colour"] == colour
@@ -301,10 +239,67 @@ def _start(containers, live, live_running, colour, name, image, image_id, start_
     return {
         "noop": False,
         "reason": f"{'start the kept' if start_existing else 'create a'} {colour} container {name} of {image}",
-        "colour": colour, "container": name, "start_existing": start_existing, "remove_existing": remove_existing,
+        "colour": colour, "container": name, "start_existing": start_existing,
         "stop_first": stop_first, "previous": live, "previous_running": live_running,
         "release": {"colour": colour, "container": name, "image": image, "image_id": image_id, "deployed_at": None},
     }
+
+
+def strays(containers, state):
+    """Names of the app's containers that the state does not name: replaced by the same image with other
+    settings, beyond retention, or left by an interrupted run. Removed once a release is recorded."""
+    named = {release["container"] for release in state["releases"]}
+    if state.get("live"):
+        named.add(state["live"]["container"])
+    return [container["name"] for container in containers if container["name"] not in named]
+
+
+def drift(state, containers, include_text, wanted_text):
+    """What differs between the recorded state and the host while the live release runs: {include (the include
+    is not the state's), stop (running containers that are not live), remove (strays)}; all empty: no drift."""
+    live_name = state["live"]["container"]
+    return {
+        "include": include_text != wanted_text,
+        "stop": [container["name"] for container in containers if container["running"] and container["name"] != live_name],
+        "remove": strays(containers, state),
+    }
+
+
+def describe_drift(found, upstream_file):
+    """The drift in words, for the reason of a run that repairs it."""
+    parts = []
+    if found["include"]:
+        parts.append(f"rewrite {upstream_file} (it does not point at the live release) and reload nginx")
+    if found["stop"]:
+        parts.append(f"stop {', '.join(found['stop'])} (running, not live)")
+    if found["remove"]:
+        parts.append(f"remove {', '.join(found['remove'])} (not in the state)")
+    return "; ".join(parts)
+
+
+class Deadline:
+    """One time budget for a whole run: every wait is capped by what is left of it."""
+
+    def __init__(self, seconds, clock=time.monotonic):
+        self.seconds = seconds
+        self.clock = clock
+        self.at = clock() + seconds
+
+    def remaining(self):
+        return self.at - self.clock()
+
+    def cap(self, seconds, floor=1.0):
+        """`seconds`, or what is left of the budget when less (at least `floor`, so a last call can still answer)."""
+        return max(floor, min(seconds, self.remaining()))
+
+    def check(self, before):
+        """Raise BlueGreenError when the budget is spent (`before`: the step that would start)."""
+        if self.remaining() <= 0:
+            raise BlueGreenError(f"time_budget: the {self.seconds:g} s budget ran out before {before}")
+
+    def extend(self, seconds):
+        """Give at least `seconds` more (to put back what a failed run began)."""
+        self.at = max(self.at, self.clock() + seconds)
 
 
 def render_upstream(app, upstream_name, address, port, keepalive, release):
@@ -376,114 +371,3 @@ def demux_logs(raw):
         out.append(raw[position + 8:position + 8 + size])
         position += 8 + size
     return b"".join(out).decode("utf-8", "replace")
-
-
-# --- I/O -------------------------------------------------------------------------------------------------------
-
-def probe_http(address, port, path, expected_status, timeout):
-    """(ok, problem) of one GET of the health path."""
-    connection = http.client.HTTPConnection(address, port, timeout=timeout)
-    try:
-        connection.request("GET", path, headers={"Connection": "close", "User-Agent": "hostcare.vps.bluegreen"})
-        status = connection.getresponse().status
-    except (OSError, http.client.HTTPException) as error:
-        return False, f"GET http://{address}:{port}{path}: {getattr(error, 'strerror', None) or error or type(error).__name__}"
-    finally:
-        connection.close()
-    if status != expected_status:
-        return False, f"GET http://{address}:{port}{path} answered {status}, expected {expected_status}"
-    return True, None
-
-
-class DeployLock:
-    """An exclusive, non-blocking flock on <state_dir>/<app>.lock: one deploy or rollback of an app at a time."""
-
-    def __init__(self, state_dir, app):
-        self.path = os.path.join(state_dir, f"{app}.lock")
-        self.handle = None
-
-    def __enter__(self):
-        os.makedirs(os.path.dirname(self.path), mode=0o755, exist_ok=True)
-        self.handle = open(self.path, "a", encoding="utf-8")  # pylint: disable=consider-using-with
-        try:
-            fcntl.flock(self.handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            self.handle.close()
-            raise BlueGreenError(f"another deploy or rollback holds {self.path}; wait for it to finish. "
-                                 "Nothing was changed.") from None
-        return self
-
-    def __exit__(self, *exc_info):
-        self.handle.close()  # closing releases the lock
-
-
-class BlueGreenDocker:
-    """The Engine API calls of a blue-green release, over a DockerClient whose API version is negotiated."""
-
-    def __init__(self, client):
-        self.client = client
-
-    def image_id(self, reference):
-        """The id of a local image, None when the daemon does not have it."""
-        image = self.client.get(f"/images/{urllib.parse.quote(reference, safe='')}/json", ignore_status=(404,))
-        return image["Id"] if image else None
-
-    def app_containers(self, app):
-        filters = json.dumps({"label": [f"{LABEL_APP}={app}"]})
-        return parse_app_containers(self.client.get(f"/containers/json?all=1&filters={urllib.parse.quote(filters)}"))
-
-    def inspect(self, name):
-        return self.client.get(f"/containers/{urllib.parse.quote(name)}/json")
-
-    def create(self, name, body, networks):
-        created = self.client.request("POST", f"/containers/create?name={urllib.parse.quote(name)}", body=body)
-        for network in networks[1:]:
-            self.client.request("POST", f"/networks/{urllib.parse.quote(network)}/connect",
-                                body={"Container": created["Id"]})
-        return created["Id"]
-
-    def start(self, name):
-        self.client.request("POST", f"/containers/{urllib.parse.quote(name)}/start", ignore_status=(304,))
-
-    def stop(self, name, timeout):
-        self.client.request("POST", f"/containers/{urllib.parse.quote(name)}/stop?t={int(timeout)}",
-                            timeout=timeout + 30, ignore_status=(304, 404))  # already stopped, or gone
-
-    def remove(self, name, force=False):
-        """Remove a container; only our own new, failed container is removed running (force)."""
-        self.client.request("DELETE", f"/containers/{urllib.parse.quote(name)}?force={int(force)}",
-                            ignore_status=(404,))
-
-    def remove_image(self, image_id):
-        """Delete an image no container uses; never forced. Returns None, or why it stays."""
-        try:
-            self.client.request("DELETE", f"/images/{urllib.parse.quote(image_id)}", timeout=120)
-        except DockerAPIError as error:
-            if error.status == 404:
-                return None
-            return str(error)
-        return None
-
-    def logs(self, name, lines=20):
-        raw = self.client.request("GET", f"/containers/{urllib.parse.quote(name)}/logs?stdout=1&stderr=1&tail={lines}",
-                                  expect_json=False)
-        return demux_logs(raw or b"")
-
-    def wait_healthy(self, name, health, address, port, sleep=time.sleep, clock=time.monotonic):
-        """Poll until healthy; (True, None) or (False, the last problem)."""
-        watch = HealthWatch(health["start_period"], health["retries"])
-        started = clock()
-        while True:
-            state = self.inspect(name).get("State") or {}
-            if health["type"] == "docker":
-                ok, problem = docker_health_probe(state)
-            elif state.get("Running"):
-                ok, problem = probe_http(address, port, health["path"], health["status"], health["timeout"])
-            else:
-                ok, problem = False, None
-            verdict = watch.record(clock() - started, state, ok, problem)
-            if verdict == "healthy":
-                return True, None
-            if verdict == "failed":
-                return False, watch.last_problem
-            sleep(health["interval"])

@@ -14,12 +14,24 @@ description:
     O(upstream_file).
   - O(action=deploy) starts the image in the idle colour, waits until it is healthy (failing fast when it exits
     or Docker reports it unhealthy), writes the upstream include atomically, runs C(nginx -t) and reloads nginx
-    gracefully, waits O(drain_seconds) for in-flight requests, stops the old colour (kept, with its image, for
-    rollback) and records the release in C(O(state_dir)/<app>.json).
-  - If the new container never becomes healthy it is removed, the old one keeps serving, and the module fails
-    with the new container's last log lines. If C(nginx -t) fails the previous include is put back, nginx is not
-    reloaded and the new container is removed.
-  - Deploying the image that is already live, with the same settings, changes nothing.
+    gracefully, records the release in C(O(state_dir)/<app>.json), waits O(drain_seconds) for in-flight requests
+    and stops the old colour (kept, with its image, for rollback).
+  - Every option is checked before anything happens (and before Docker is asked); a bad value fails naming the
+    option, the value and what is allowed, and nothing changes.
+  - The swap is one transaction. A failure at any step up to recording the release puts back everything begun, in
+    reverse order, and says so - the new container is removed (a kept one stopped again), the include the state
+    file names is written back and nginx reloaded with it if it had been reloaded - so nginx always serves what
+    the state file names. If the new container never becomes healthy the module fails with its last log lines;
+    if C(nginx -t) fails nginx is not reloaded. A kept rollback container is never removed before its
+    replacement is live and recorded.
+  - Once the release is recorded, a failure while draining, stopping the old colour or removing left-overs leaves
+    the new release live and recorded; the next run finishes the work.
+  - One time budget, O(time_budget), bounds every wait of a run (Docker calls, health checks, nginx commands,
+    the drain); putting back a failed run may take up to two minutes more.
+  - Deploying the image that is already live, with the same settings, changes nothing when the host matches the
+    state file. Otherwise (an include that does not point at the live release, a kept release running, a
+    container of the app that the state does not name) it repairs that, reloading nginx only when it rewrites the
+    include, and reports changed.
   - O(action=rollback) switches back to the previous release (or O(rollback_to)) by starting its kept container,
     with the same health check, reload, drain and record.
   - Every container it creates carries the labels C(hostcare.bluegreen.app), C(hostcare.bluegreen.colour),
@@ -32,7 +44,8 @@ author:
 options:
   app:
     description:
-      - Name of the app. It names the containers (C(<app>-<colour>-<image id>)) and the state file.
+      - Name of the app. It names the containers (C(<app>-<colour>-<image id>-<settings digest>)) and the state
+        file.
       - 1 to 63 lowercase letters, digits, C(.), C(_) or C(-).
     type: str
     required: true
@@ -54,19 +67,21 @@ options:
       - Omitted, the newest kept release that is not live (so a second rollback undoes the first).
     type: str
   container_port:
-    description: The port the app listens on inside the container.
+    description: The port the app listens on inside the container, 1 to 65535.
     type: int
     required: true
   blue_port:
-    description: Host port of the blue colour.
+    description: Host port of the blue colour, 1 to 65535. Changing a port or O(bind_address) deploys a new container.
     type: int
     default: 8001
   green_port:
-    description: Host port of the green colour.
+    description: Host port of the green colour, 1 to 65535, not O(blue_port).
     type: int
     default: 8002
   bind_address:
-    description: Host address the colours are published on; loopback keeps them reachable through nginx only.
+    description:
+      - Host IP address the colours are published on; loopback keeps them reachable through nginx only.
+        V(0.0.0.0) or V(::) publish on every address (the module then checks health on loopback).
     type: str
     default: 127.0.0.1
   env:
@@ -99,8 +114,15 @@ options:
     default: unless-stopped
   docker_options:
     description:
-      - Extra fields of the Engine API container create body, merged into it (for example
-        C(HostConfig.Memory)). The module's labels and port binding win.
+      - Extra fields of the Engine API container create body, merged into it, for example
+        C(HostConfig.Memory) in bytes or C(HostConfig.CpuShares). Labels are merged; the module's labels win.
+      - Each field is checked against the Engine API type before anything happens (a string where Docker wants a
+        number, an unknown or misspelt field are refused, naming the key path such as
+        C(docker_options.HostConfig.Memory)). The accepted fields are listed in the role's README.
+      - Fields the module sets itself are refused with the option to use instead (C(Image), C(Env), C(Cmd),
+        C(NetworkingConfig), C(HostConfig.Binds), C(HostConfig.PortBindings), C(HostConfig.NetworkMode),
+        C(HostConfig.RestartPolicy)), and so are C(HostConfig.AutoRemove) (Docker would delete the kept rollback
+        container), C(HostConfig.PublishAllPorts) and C(NetworkDisabled).
     type: dict
     default: {}
   health_check:
@@ -117,66 +139,84 @@ options:
         choices: [http, docker]
         default: http
       path:
-        description: Path of the health endpoint.
+        description: Path of the health endpoint, starting with C(/), printable ASCII without spaces.
         type: str
         default: /up
       status:
-        description: The HTTP status a healthy app answers.
+        description: The HTTP status a healthy app answers, 100 to 599.
         type: int
         default: 200
       interval:
-        description: Seconds between two checks.
+        description: Seconds between two checks, more than 0 and at most 300.
         type: float
         default: 1
       timeout:
-        description: Seconds one HTTP check may take.
+        description: Seconds one HTTP check may take, more than 0 and at most 300.
         type: float
         default: 5
       retries:
-        description: Consecutive failed checks, after O(health_check.start_period), that make the release fail.
+        description:
+          - Consecutive failed checks, after O(health_check.start_period), that make the release fail; 1 to 1000.
         type: int
         default: 3
       start_period:
-        description: Seconds the app has to boot; failed checks do not count during it (an exit still does).
+        description:
+          - Seconds the app has to boot, 0 to 3600; failed checks do not count during it (an exit still does).
         type: float
         default: 30
   upstream_file:
-    description: The nginx include holding the C(upstream) block; it must be included in nginx's C(http) context.
+    description:
+      - The nginx include holding the C(upstream) block; it must be included in nginx's C(http) context.
+      - An absolute, normalised path, not under C(/proc), C(/sys) or C(/dev).
     type: path
     required: true
   upstream_name:
-    description: Name of the C(upstream) block (C(proxy_pass http://<name>;)). Defaults to O(app).
+    description:
+      - Name of the C(upstream) block (C(proxy_pass http://<name>;)), 1 to 128 letters, digits, C(.), C(_), C(-).
+        Defaults to O(app).
     type: str
   nginx_keepalive:
-    description: Idle keep-alive connections to the app kept per nginx worker (C(keepalive)); V(0) leaves it out.
+    description:
+      - Idle keep-alive connections to the app kept per nginx worker (C(keepalive)), 0 to 10000; V(0) leaves it out.
     type: int
     default: 16
   nginx_test_command:
-    description: Command that checks nginx's whole configuration.
+    description: Command that checks nginx's whole configuration (a program and its arguments, not empty).
     type: list
     elements: str
     default: [nginx, -t]
   nginx_reload_command:
-    description: Command that reloads nginx gracefully (C([systemctl, reload, nginx]) on systemd hosts also works).
+    description:
+      - Command that reloads nginx gracefully (C([systemctl, reload, nginx]) on systemd hosts also works); a program
+        and its arguments, not empty.
     type: list
     elements: str
     default: [nginx, -s, reload]
   drain_seconds:
     description:
       - Seconds between the reload and stopping the old colour, so nginx's old workers finish their in-flight
-        requests. Make it longer than your slowest request.
+        requests. Make it longer than your slowest request. 0 to 600.
     type: float
     default: 30
   stop_timeout:
-    description: Seconds Docker gives the old container to stop before it kills it.
+    description: Seconds Docker gives the old container to stop before it kills it, 0 to 600.
     type: int
     default: 10
   keep_releases:
-    description: Previous releases kept (stopped containers and their images) for rollback, besides the live one.
+    description:
+      - Previous releases kept (stopped containers and their images) for rollback, besides the live one; 0 to 100.
     type: int
     default: 3
+  time_budget:
+    description:
+      - Seconds the whole run may take, more than 0 and at most 3600. Every wait (Docker calls, health checks,
+        nginx commands, the drain) stops at it; a run that reaches it before the release is recorded is put back.
+      - It must hold O(health_check.start_period) + O(drain_seconds) + O(stop_timeout) + 10 s.
+    type: float
+    default: 900
   state_dir:
-    description: Directory of the state files (C(<app>.json)), read by C(hostcare.vps.docker_cleanup).
+    description:
+      - Directory of the state files (C(<app>.json)), read by C(hostcare.vps.docker_cleanup). An absolute path.
     type: path
     default: /var/lib/hostcare/bluegreen
 extends_documentation_fragment:
@@ -233,7 +273,7 @@ release:
   description: The live release after the run, as recorded in the state file (C(deployed_at) null in check mode).
   returned: always
   type: dict
-  sample: {colour: green, container: myapp-green-0123456789ab, image: "myapp:2.4.1", image_id: "sha256:0123...",
+  sample: {colour: green, container: myapp-green-0123456789ab-5f2c9e01, image: "myapp:2.4.1", image_id: "sha256:0123...",
            deployed_at: "2026-11-23T12:00:00Z"}
 previous:
   description: The release that was live before the run; null on the first deploy.
@@ -243,12 +283,19 @@ reason:
   description: What the run did or would do, in words.
   returned: always
   type: str
-  sample: create a green container myapp-green-0123456789ab of myapp:2.4.1
+  sample: create a green container myapp-green-0123456789ab-5f2c9e01 of myapp:2.4.1
 removed:
   description: Releases beyond O(keep_releases) whose container was (in check mode, would be) removed.
   returned: always
   type: list
   elements: dict
+strays_removed:
+  description:
+    - Containers of the app that the state file does not name (replaced by the same image with other settings,
+      or left by an interrupted run) that were (in check mode, would be) removed.
+  returned: always
+  type: list
+  elements: str
 images_kept:
   description:
     - Containers and images of removed releases that stay, and why (another container uses the image, it has
@@ -268,36 +315,15 @@ timings:
   sample: {healthy: 1.2, switch: 0.05, drain: 30.0, total: 31.6}
 """
 
-import json
 import os
-import time
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.hostcare.vps.plugins.module_utils._bluegreen import (
-    BlueGreenDocker,
-    BlueGreenError,
-    DeployLock,
-    container_spec,
-    create_body,
-    load_state,
-    next_state,
-    option_errors,
-    parse_env_file,
-    plan_release,
-    probe_address,
-    render_upstream,
-    rfc3339,
-    short_id,
-    spec_digest,
-)
-from ansible_collections.hostcare.vps.plugins.module_utils._docker import (
-    CONNECTION_SPEC,
-    DockerAPIError,
-    DockerClient,
-    DockerUnavailable,
-)
-from ansible_collections.hostcare.vps.plugins.module_utils._files import read_text, write_atomically
+from ansible_collections.hostcare.vps.plugins.module_utils._bluegreen import BlueGreenError
+from ansible_collections.hostcare.vps.plugins.module_utils._bluegreen_docker import DeployLock
+from ansible_collections.hostcare.vps.plugins.module_utils._bluegreen_inputs import option_errors
+from ansible_collections.hostcare.vps.plugins.module_utils._bluegreen_run import ReleaseFailed, ReleaseRun
+from ansible_collections.hostcare.vps.plugins.module_utils._docker import CONNECTION_SPEC, DockerClient, DockerUnavailable
 
 HEALTH_SPEC = {
     "type": {"type": "str", "choices": ["http", "docker"], "default": "http"},
@@ -335,234 +361,47 @@ ARGUMENT_SPEC = {
     "drain_seconds": {"type": "float", "default": 30},
     "stop_timeout": {"type": "int", "default": 10},
     "keep_releases": {"type": "int", "default": 3},
+    "time_budget": {"type": "float", "default": 900},
     "state_dir": {"type": "path", "default": "/var/lib/hostcare/bluegreen"},
     **CONNECTION_SPEC,
 }
 
 
-class Release:
-    """Carries out a plan; every failure says what it left behind."""
-
-    def __init__(self, module, docker):
-        self.module = module
-        self.params = module.params
-        self.docker = docker
-        self.app = self.params["app"]
-        self.ports = {"blue": self.params["blue_port"], "green": self.params["green_port"]}
-        self.address = probe_address(self.params["bind_address"])
-
-    def fail(self, msg, **extra):
-        self.module.fail_json(msg=f"hostcare.vps.bluegreen_release: {msg}", **extra)
-
-    def run_nginx(self, argv):
-        try:  # a missing binary must not skip putting the include back
-            rc, out, err = self.module.run_command(argv, handle_exceptions=False)
-        except OSError as error:
-            return f"{' '.join(argv)} could not run: {error.strerror or error}"
-        return None if rc == 0 else f"{' '.join(argv)} failed (rc {rc}): {(err or out).strip()}"
-
-    def discard_new(self, plan):
-        """Undo the start of the new colour: a kept release is stopped again, a new container removed."""
-        if plan["start_existing"]:
-            self.docker.stop(plan["container"], self.params["stop_timeout"])
-        else:
-            self.docker.remove(plan["container"], force=True)
-
-    def start_new(self, plan, spec, digest):
-        for name in plan["stop_first"]:
-            self.docker.stop(name, self.params["stop_timeout"])
-        if plan["remove_existing"]:  # same name, other settings: replaced (it is not live)
-            self.docker.stop(plan["container"], self.params["stop_timeout"])
-            self.docker.remove(plan["container"])
-        if not plan["start_existing"]:
-            body = create_body(self.app, plan["colour"], self.params["bind_address"], self.ports[plan["colour"]],
-                               plan["release"]["image_id"], spec, digest)
-            self.docker.create(plan["container"], body, spec["networks"])
-        try:
-            self.docker.start(plan["container"])
-        except DockerUnavailable as error:
-            logs = self.last_logs(plan["container"])
-            self.discard_new(plan)
-            self.fail(f"{plan['container']} did not start: {error}. It was {self.undone(plan)}; the live release "
-                      "keeps serving.", logs=logs)
-
-    def undone(self, plan):
-        return "stopped again" if plan["start_existing"] else "removed"
-
-    def last_logs(self, name):
-        try:
-            return self.docker.logs(name).splitlines()[-20:]
-        except DockerUnavailable as error:
-            return [f"(could not read the logs: {error})"]
-
-    def switch(self, plan, old_text, new_text):
-        """Write the include, nginx -t, reload; on failure put the old include back and discard the new colour."""
-        path = self.params["upstream_file"]
-        if old_text != new_text:
-            try:
-                write_atomically(path, new_text)
-            except OSError as error:
-                self.discard_new(plan)
-                self.fail(f"could not write {path}: {error.strerror or error}. nginx was not touched and "
-                          f"{plan['container']} was {self.undone(plan)}: the live release keeps serving.")
-        error = self.run_nginx(self.params["nginx_test_command"])
-        if error is None:
-            error = self.run_nginx(self.params["nginx_reload_command"])
-            step = "reload"
-        else:
-            step = "test"
-        if error is None:
-            return
-        if old_text is None:
-            os.unlink(path)
-        elif old_text != new_text:
-            write_atomically(path, old_text)
-        self.discard_new(plan)
-        restored = "removed again" if old_text is None else "put back"
-        reloaded = "nginx was not reloaded" if step == "test" else "nginx keeps its running configuration"
-        self.fail(f"{error}. The previous {path} was {restored}, {reloaded}, and {plan['container']} was "
-                  f"{self.undone(plan)}: the live release keeps serving.")
-
-    def retire(self, removed, kept_state):
-        """Remove the containers of releases beyond retention, then their images when nothing else uses them."""
-        images_kept = []
-        kept_ids = {release["image_id"] for release in kept_state["releases"]}
-        for release in removed:
-            try:
-                self.docker.remove(release["container"])
-            except DockerAPIError as error:  # running again by hand, say: leave it and its image alone
-                images_kept.append(f"{release['container']} not removed: {error}")
-                kept_ids.add(release["image_id"])
-        for image_id in dict.fromkeys(release["image_id"] for release in removed):
-            if image_id in kept_ids:
-                continue
-            why = self.docker.remove_image(image_id)
-            if why:
-                images_kept.append(f"{short_id(image_id)}: {why}")
-        return images_kept
-
-
-def read_env(params):
-    env = {}
-    for path in params["env_files"]:
-        text = read_text(path)
-        if text is None:
-            raise BlueGreenError(f"env_files: {path} does not exist. Nothing was changed.")
-        env.update(parse_env_file(text, path))
-    env.update({str(key): "" if value is None else str(value) for key, value in params["env"].items()})
-    return env
-
-
 def main():
     module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
     params = module.params
-    params["upstream_name"] = params["upstream_name"] or params["app"]
-    errors = option_errors(params)
+    if params["upstream_name"] is None:
+        params["upstream_name"] = params["app"]
+    errors = option_errors(params)  # every option, before the first side effect and before connecting
     if errors:
         module.fail_json(msg=f"hostcare.vps.bluegreen_release: {'; '.join(errors)}. Nothing was changed.")
     state_file = os.path.join(params["state_dir"], f"{params['app']}.json")
     client = DockerClient(params["socket_path"], params["timeout"])
+    release = ReleaseRun(params, client, state_file, check_mode=module.check_mode, diff=module._diff)
     try:
         if module.check_mode:
-            result = run(module, client, state_file)
+            result = release.run()
         else:
             with DeployLock(params["state_dir"], params["app"]):
-                result = run(module, client, state_file)
+                result = release.run()
+    except ReleaseFailed as error:  # what the run left is in the message
+        module.fail_json(msg=f"hostcare.vps.bluegreen_release: {error}", **error.extra)
     except BlueGreenError as error:
         module.fail_json(msg=f"hostcare.vps.bluegreen_release: {error}", state_file=state_file)
     except DockerUnavailable as error:
-        module.fail_json(msg=f"hostcare.vps.bluegreen_release: Docker: {error}", state_file=state_file)
-    except OSError as error:  # the state dir or lock file cannot be created, say
-        module.fail_json(msg=f"hostcare.vps.bluegreen_release: {error}. Nothing was changed.", state_file=state_file)
+        module.fail_json(msg=f"hostcare.vps.bluegreen_release: Docker: {error}. Nothing was changed.",
+                         state_file=state_file)
     except UnicodeDecodeError as error:  # every file is read before anything changes
         module.fail_json(msg=f"hostcare.vps.bluegreen_release: an env file, the state file or the nginx include is "
                              f"not UTF-8 text ({error}). Nothing was changed.", state_file=state_file)
+    except OSError as error:  # the state dir or lock file cannot be created, say
+        module.fail_json(msg=f"hostcare.vps.bluegreen_release: {error}. Nothing was changed.", state_file=state_file)
+    except Exception as error:  # pylint: disable=broad-except  # before any change (changes are undone inside)
+        module.fail_json(msg=f"hostcare.vps.bluegreen_release: {type(error).__name__}: {error}. Nothing was changed.",
+                         state_file=state_file)
     finally:
         client.close()
     module.exit_json(**result)
-
-
-def run(module, client, state_file):
-    params = module.params
-    started = time.monotonic()
-    state = load_state(read_text(state_file), state_file, params["app"])
-    env = read_env(params)
-    client.connect("bluegreen_release")
-    docker = BlueGreenDocker(client)
-    release_runner = Release(module, docker)
-
-    image, image_id, digest = params["image"], None, None
-    spec = container_spec(params, env)
-    if params["action"] == "deploy":
-        image_id = docker.image_id(image)
-        if image_id is None:
-            raise BlueGreenError(f"image {image} is not on this host: build, load or pull it first. Nothing was changed.")
-        digest = spec_digest(spec, image_id)
-    containers = docker.app_containers(params["app"])
-    plan = plan_release(params["app"], params["action"], state, containers, image, image_id, digest,
-                        params["rollback_to"])
-    if digest is None and not plan["noop"]:
-        digest = spec_digest(spec, plan["release"]["image_id"])  # a rollback that needs a new container
-
-    upstream_path = params["upstream_file"]
-    old_text = read_text(upstream_path)
-    new_text = render_upstream(params["app"], params["upstream_name"], release_runner.address,
-                               release_runner.ports[plan["colour"]], params["nginx_keepalive"], plan["release"])
-    result = {"changed": False, "action": params["action"], "colour": plan["colour"], "release": plan["release"],
-              "previous": plan["previous"], "reason": plan["reason"], "removed": [], "images_kept": [],
-              "state_file": state_file}
-    if plan["noop"]:
-        return result
-
-    release = dict(plan["release"], deployed_at=rfc3339(time.time()))
-    new_state, removed = next_state(state, release, params["keep_releases"])
-    result.update(changed=True, removed=removed)
-    if module._diff:
-        result["diff"] = {"before_header": upstream_path, "before": old_text or "",
-                          "after_header": upstream_path, "after": new_text}
-    if module.check_mode:
-        return result
-
-    release_runner.start_new(plan, spec, digest)
-    try:
-        healthy, problem = docker.wait_healthy(plan["container"], params["health_check"], release_runner.address,
-                                               release_runner.ports[plan["colour"]])
-    except DockerUnavailable as error:
-        healthy, problem = False, f"Docker: {error}"
-    healthy_at = time.monotonic()
-    if not healthy:
-        logs = release_runner.last_logs(plan["container"])
-        release_runner.discard_new(plan)
-        live = plan["previous"]
-        serving = f"{live['container']} ({live['image']}) keeps serving" if live else "nothing was live before"
-        release_runner.fail(
-            f"{plan['container']} ({plan['release']['image']}) did not become healthy: {problem}. It was "
-            f"{release_runner.undone(plan)}; {serving}. Its last log lines: {' | '.join(logs[-5:]) or '(none)'}",
-            logs=logs, state_file=state_file)
-
-    release_runner.switch(plan, old_text, new_text)
-    switched_at = time.monotonic()
-    previous = plan["previous"]
-    if plan["previous_running"]:
-        time.sleep(params["drain_seconds"])
-    drained_at = time.monotonic()
-    if previous:
-        docker.stop(previous["container"], params["stop_timeout"])
-    try:
-        write_atomically(state_file, json_text(new_state))
-    except OSError as error:
-        release_runner.fail(f"nginx now serves {plan['container']}, but {state_file} could not be written "
-                            f"({error.strerror or error}): fix it and deploy {plan['release']['image']} again "
-                            "to record it.")
-    result["images_kept"] = release_runner.retire(removed, new_state)
-    result["release"] = release
-    result["timings"] = {"healthy": round(healthy_at - started, 2), "switch": round(switched_at - healthy_at, 2),
-                         "drain": round(drained_at - switched_at, 2), "total": round(time.monotonic() - started, 2)}
-    return result
-
-
-def json_text(state):
-    return json.dumps(state, indent=2, sort_keys=True) + "\n"
 
 
 if __name__ == "__main__":

@@ -11,22 +11,29 @@ import pytest
 
 from ansible_collections.hostcare.vps.plugins.module_utils._bluegreen import (
     BlueGreenError,
+    Deadline,
     HealthWatch,
     container_name,
     container_spec,
     create_body,
     demux_logs,
+    describe_drift,
     docker_health_probe,
+    drift,
     load_state,
     next_state,
-    option_errors,
     parse_app_containers,
-    parse_env_file,
     plan_release,
     probe_address,
-    probe_http,
     render_upstream,
     spec_digest,
+    strays,
+)
+from ansible_collections.hostcare.vps.plugins.module_utils._bluegreen_docker import BlueGreenDocker, probe_http
+from ansible_collections.hostcare.vps.plugins.module_utils._bluegreen_inputs import (
+    docker_option_errors,
+    option_errors,
+    parse_env_file,
 )
 
 V1 = "sha256:" + "1" * 64
@@ -43,14 +50,21 @@ def params(**overrides):
                          "retries": 3, "start_period": 30.0},
         "upstream_file": "/etc/nginx/conf.d/demo.conf", "upstream_name": "demo", "nginx_keepalive": 16,
         "drain_seconds": 30.0, "stop_timeout": 10, "keep_releases": 3, "state_dir": "/var/lib/hostcare/bluegreen",
+        "nginx_test_command": ["nginx", "-t"], "nginx_reload_command": ["nginx", "-s", "reload"], "time_budget": 900.0,
+        "socket_path": "/var/run/docker.sock", "timeout": 60.0,
     }
     base.update(overrides)
     return base
 
 
-def release(colour, image_id, image=None, when="2026-11-23T10:00:00Z"):
-    return {"colour": colour, "container": container_name("demo", colour, image_id), "image": image or f"app:{image_id[7]}",
-            "image_id": image_id, "deployed_at": when}
+def release(colour, image_id, image=None, when="2026-11-23T10:00:00Z", digest="c0"):
+    return {"colour": colour, "container": container_name("demo", colour, image_id, digest),
+            "image": image or f"app:{image_id[7]}", "image_id": image_id, "deployed_at": when}
+
+
+def settings(digest):
+    """A digest_of for plan_release: every image gets the same settings digest."""
+    return lambda _image_id: digest
 
 
 def container(rel, running, config="c0"):
@@ -76,8 +90,8 @@ def test_good_options_have_no_errors():
     ({"container_port": 0}, "container_port: must be a TCP port"),
     ({"upstream_file": "conf.d/demo.conf"}, "upstream_file: must be an absolute path"),
     ({"upstream_name": "demo app"}, "upstream_name: use letters"),
-    ({"drain_seconds": -1.0}, "drain_seconds: must be 0 or more"),
-    ({"keep_releases": -1}, "keep_releases: must be 0 or more"),
+    ({"drain_seconds": -1.0}, "drain_seconds: must be a number of seconds at least 0 and at most 600"),
+    ({"keep_releases": -1}, "keep_releases: must be a whole number at least 0 and at most 100"),
     ({"env": {"1BAD": "x"}}, "env: '1BAD' is not a valid variable name"),
     ({"volumes": ["data"]}, "volumes: use SOURCE:/container/path"),
     ({"volumes": ["data:relative"]}, "volumes: use SOURCE:/container/path"),
@@ -116,7 +130,7 @@ def test_create_body_labels_port_and_options():
                                  docker_options={"HostConfig": {"Memory": 512, "PortBindings": {}},
                                                  "Labels": {"team": "web", "hostcare.keep": "false"}}),
                           {"B": "2", "A": "1"})
-    body = create_body("demo", "green", "127.0.0.1", 8002, V1, spec, "d1")
+    body = create_body("demo", "green", V1, spec, "d1")
     assert body["Image"] == V1
     assert body["Env"] == ["A=1", "B=2"]
     assert body["Cmd"] == ["serve"]
@@ -181,52 +195,57 @@ def test_next_state_of_a_rollback_moves_the_release_to_the_front():
 # --- planning -------------------------------------------------------------------------------------------------
 
 def test_first_deploy_creates_blue():
-    plan = plan_release("demo", "deploy", state(None), [], "app:1", V1, "c0")
+    plan = plan_release("demo", "deploy", state(None), [], "app:1", V1, settings("c0"))
     assert plan["noop"] is False
     assert (plan["colour"], plan["container"], plan["start_existing"], plan["previous"]) == (
-        "blue", container_name("demo", "blue", V1), False, None)
+        "blue", container_name("demo", "blue", V1, "c0"), False, None)
     assert plan["previous_running"] is False
 
 
 def test_redeploy_of_the_live_image_with_the_same_settings_is_a_noop():
     live = release("blue", V1)
-    plan = plan_release("demo", "deploy", state(live), [container(live, True)], live["image"], V1, "c0")
+    plan = plan_release("demo", "deploy", state(live), [container(live, True)], live["image"], V1, settings("c0"))
     assert plan["noop"] is True
     assert plan["release"] == live
 
 
 def test_redeploy_with_other_settings_swaps_colour():
     live = release("blue", V1)
-    plan = plan_release("demo", "deploy", state(live), [container(live, True)], live["image"], V1, "c1")
+    plan = plan_release("demo", "deploy", state(live), [container(live, True)], live["image"], V1, settings("c1"))
     assert (plan["noop"], plan["colour"], plan["start_existing"]) == (False, "green", False)
     assert plan["previous_running"] is True
 
 
 def test_redeploy_when_the_live_container_is_stopped_starts_a_new_colour():
     live = release("blue", V1)
-    plan = plan_release("demo", "deploy", state(live), [container(live, False)], live["image"], V1, "c0")
+    plan = plan_release("demo", "deploy", state(live), [container(live, False)], live["image"], V1, settings("c0"))
     assert (plan["noop"], plan["colour"], plan["previous_running"]) == (False, "green", False)
 
 
 def test_deploy_reuses_a_kept_container_with_the_same_settings():
     old, live = release("green", V1), release("blue", V2)
     containers = [container(live, True), container(old, False, config="c0")]
-    plan = plan_release("demo", "deploy", state(live, old), containers, "app:1", V1, "c0")
-    assert (plan["colour"], plan["container"], plan["start_existing"], plan["remove_existing"]) == (
-        "green", old["container"], True, False)
+    plan = plan_release("demo", "deploy", state(live, old), containers, "app:1", V1, settings("c0"))
+    assert (plan["colour"], plan["container"], plan["start_existing"]) == ("green", old["container"], True)
 
 
-def test_deploy_replaces_a_kept_container_with_other_settings():
-    old, live = release("green", V1), release("blue", V2)
-    containers = [container(live, True), container(old, False, config="old")]
-    plan = plan_release("demo", "deploy", state(live, old), containers, "app:1", V1, "c0")
-    assert (plan["start_existing"], plan["remove_existing"]) == (False, True)
+def test_deploy_replaces_a_kept_container_with_other_settings_without_removing_it_first():
+    old, live = release("green", V1, digest="old0"), release("blue", V2)
+    containers = [container(live, True), container(old, False, config="old0")]
+    plan = plan_release("demo", "deploy", state(live, old), containers, "app:1", V1, settings("c0"))
+    assert (plan["start_existing"], plan["container"]) == (False, container_name("demo", "green", V1, "c0"))
+    assert plan["container"] != old["container"] and plan["stop_first"] == []
+    # Recorded, the new release replaces the old one of the same image and colour; its container becomes a stray.
+    new_state, removed = next_state(state(live, old), dict(plan["release"], deployed_at="now"), keep_releases=3)
+    assert [entry["container"] for entry in new_state["releases"]] == [plan["container"], live["container"]]
+    assert removed == []
+    assert strays(containers, new_state) == [old["container"]]
 
 
 def test_deploy_stops_a_leftover_holding_the_colour_port():
     live, leftover, older = release("blue", V1), release("green", V3), release("green", "sha256:" + "9" * 64)
     containers = [container(live, True), container(leftover, True), container(older, False)]
-    plan = plan_release("demo", "deploy", state(live), containers, "app:2", V2, "c0")
+    plan = plan_release("demo", "deploy", state(live), containers, "app:2", V2, settings("c0"))
     assert plan["stop_first"] == [leftover["container"]]
 
 
@@ -247,16 +266,16 @@ def test_rollback_to_the_live_release_is_a_noop():
 def test_rollback_to_a_named_release():
     r1, r2, live = release("green", V1, image="app:1"), release("blue", V2), release("green", V3)
     containers = [container(live, True), container(r2, False), container(r1, False)]
-    plan = plan_release("demo", "rollback", state(live, r2, r1), containers, rollback_to="app:1")
+    plan = plan_release("demo", "rollback", state(live, r2, r1), containers, digest_of=settings("c0"), rollback_to="app:1")
     # r1 is green like the live release: its kept container cannot take the port, a blue one is created.
-    assert (plan["colour"], plan["container"], plan["start_existing"]) == ("blue", container_name("demo", "blue", V1), False)
+    assert (plan["colour"], plan["container"], plan["start_existing"]) == ("blue", container_name("demo", "blue", V1, "c0"), False)
 
 
 @pytest.mark.parametrize("recorded, containers, rollback_to, expected", [
     (state(None), [], None, "demo has no live release to roll back from"),
     (state(release("blue", V1)), [], None, "demo has no kept release to roll back to (kept: app:1"),
     (state(release("green", V2), release("blue", V1)), [], "app:9", "demo has no kept release matching 'app:9'"),
-    (state(release("green", V2), release("blue", V1)), [], None, "the container demo-blue-111111111111 of release"),
+    (state(release("green", V2), release("blue", V1)), [], None, "the container demo-blue-111111111111-c0 of release"),
 ])
 def test_rollback_refusals(recorded, containers, rollback_to, expected):
     with pytest.raises(BlueGreenError) as error:
@@ -360,3 +379,97 @@ def test_probe_http_reports_a_refused_connection():
     server.server_close()
     ok, problem = probe_http("127.0.0.1", port, "/up", 200, 2)
     assert not ok and problem.startswith(f"GET http://127.0.0.1:{port}/up: ")
+
+
+# --- docker_options against the Engine API table ------------------------------------------------------------------
+
+def test_well_typed_docker_options_pass():
+    options = {"HostConfig": {"Memory": 536870912, "MemorySwap": -1, "CpuShares": 512, "Init": True,
+                              "Ulimits": [{"Name": "nofile", "Soft": 1024, "Hard": 2048}],
+                              "LogConfig": {"Type": "json-file", "Config": {"max-size": "10m"}},
+                              "Mounts": [{"Type": "tmpfs", "Target": "/tmp", "TmpfsOptions": {"SizeBytes": 1 << 20}}]},
+               "Labels": {"team": "web"}, "User": "1000:1000", "Healthcheck": {"Test": ["CMD", "true"], "Retries": 3}}
+    assert docker_option_errors(options) == []
+
+
+@pytest.mark.parametrize("options, expected", [
+    ({"HostConfig": {"Memory": "lots"}}, "docker_options.HostConfig.Memory: must be a whole number (JSON integer)"),
+    ({"HostConfig": {"Memory": 1.0}}, "docker_options.HostConfig.Memory: must be a whole number"),
+    ({"HostConfig": {"Memory": -1}}, "docker_options.HostConfig.Memory: must be a whole number at least 0"),
+    ({"HostConfig": {"Init": "yes"}}, "docker_options.HostConfig.Init: must be true or false"),
+    ({"HostConfig": {"Memroy": 1}}, "docker_options.HostConfig.Memroy: unknown Engine API create field; did you mean Memory?"),
+    ({"HostConfig": {"Ulimits": {"Name": "x"}}}, "docker_options.HostConfig.Ulimits: must be a list"),
+    ({"HostConfig": {"Ulimits": [{"Name": "x", "Soft": "1"}]}}, "docker_options.HostConfig.Ulimits[0].Soft: must be"),
+    ({"HostConfig": {"AutoRemove": True}}, "docker_options.HostConfig.AutoRemove: not accepted in docker_options: Docker"),
+    ({"Cmd": ["x"]}, "docker_options.Cmd: not accepted in docker_options: set by the option command"),
+    ({"Labels": {"a": 1}}, "docker_options.Labels.a: must be a string"),
+    ({"Labels": "a=b"}, "docker_options.Labels: must be an object"),
+])
+def test_docker_options_are_refused_naming_the_key_path(options, expected):
+    errors = docker_option_errors(options)
+    assert any(error.startswith(expected) for error in errors), errors
+
+
+@pytest.mark.parametrize("overrides, expected", [
+    ({"bind_address": "not-an-ip"}, "bind_address: must be an IP address"),
+    ({"drain_seconds": float("inf")}, "drain_seconds: must be a number of seconds"),
+    ({"drain_seconds": 1e20}, "drain_seconds: must be a number of seconds"),
+    ({"nginx_test_command": []}, "nginx_test_command: must be a non-empty list"),
+    ({"nginx_reload_command": ["", "-s"]}, "nginx_reload_command: the first item is the program"),
+    ({"state_dir": "/proc/x"}, "state_dir: '/proc/x' is in a kernel filesystem"),
+    ({"timeout": float("nan")}, "timeout: must be a number of seconds"),
+    ({"time_budget": 50.0}, "time_budget: must leave room for health_check.start_period + drain_seconds"),
+    ({"app": "demo\n"}, "app: use 1 to 63 lowercase"),
+    ({"image": "app:v1\n"}, "image: must be an image reference"),
+])
+def test_more_bad_options_are_named(overrides, expected):
+    errors = option_errors(params(**overrides))
+    assert any(error.startswith(expected) for error in errors), errors
+
+
+# --- drift, strays, deadline ----------------------------------------------------------------------------------------
+
+def test_strays_are_the_containers_the_state_does_not_name():
+    live, old, gone = release("blue", V1), release("green", V2), release("green", V3)
+    containers = [container(live, True), container(old, False), container(gone, False)]
+    assert strays(containers, state(live, old)) == [gone["container"]]
+
+
+def test_drift_says_what_differs_from_the_state():
+    live, old, stray = release("blue", V1), release("green", V2), release("green", V3)
+    assert drift(state(live, old), [container(live, True), container(old, False)], "x", "x") == {
+        "include": False, "stop": [], "remove": []}
+    found = drift(state(live, old), [container(live, True), container(old, True), container(stray, False)], "a", "b")
+    assert found == {"include": True, "stop": [old["container"]], "remove": [stray["container"]]}
+    text = describe_drift(found, "/etc/nginx/conf.d/demo.conf")
+    assert text.startswith("rewrite /etc/nginx/conf.d/demo.conf") and f"stop {old['container']}" in text
+
+
+def test_deadline_caps_waits_and_says_which_step_it_stopped():
+    now = [100.0]
+    deadline = Deadline(10, clock=lambda: now[0])
+    assert deadline.cap(60) == 10 and deadline.cap(3) == 3
+    now[0] = 109.5
+    assert deadline.cap(60) == 1.0  # a last call may still answer
+    now[0] = 111
+    with pytest.raises(BlueGreenError, match="time_budget: the 10 s budget ran out before nginx test"):
+        deadline.check("nginx test")
+    deadline.extend(120)
+    assert deadline.remaining() == 120
+
+
+def test_wait_healthy_stops_at_the_deadline():
+    class Docker(BlueGreenDocker):
+        def inspect(self, name):
+            return {"State": {"Status": "running", "Running": True}}
+
+    now = [0.0]
+
+    def sleep(seconds):
+        now[0] += seconds
+
+    health = {"type": "http", "path": "/up", "status": 200, "interval": 1.0, "timeout": 1.0, "retries": 1000,
+              "start_period": 0}
+    healthy, problem = Docker(None, None).wait_healthy("demo", health, "127.0.0.1", 9, until=5.0, sleep=sleep,
+                                                       clock=lambda: now[0])
+    assert not healthy and problem.startswith("time_budget ran out after 5 s of health checks (last: GET http://")
