@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from ansible_collections.hostcare.vps.plugins.module_utils._logrotate import role_input_errors as logrotate_role_input_errors
 from ansible_collections.hostcare.vps.plugins.module_utils._swapfile import role_input_errors as swap_role_input_errors
-from ansible_collections.hostcare.vps.plugins.module_utils._validate import unknown_names
+from ansible_collections.hostcare.vps.plugins.module_utils._validate import closest_name
 
 NAMESPACE_PREFIX = "hostcare_"
 
@@ -56,10 +56,18 @@ def unknown_role_variables(names, prefix, known, outputs=(), other_prefixes=()):
     Each message names the variable and the closest known one (``hostcare_swap_sise: unknown variable;
     did you mean hostcare_swap_size?``). Names under one of ``other_prefixes`` belong to another role.
     """
-    ours = [name for name in names
-            if isinstance(name, str) and name.startswith(prefix)
-            and not any(name.startswith(other) for other in other_prefixes)]
-    return unknown_names(ours, set(known) | set(outputs), what="variable")
+    allowed = set(known) | set(outputs)
+    unknown = sorted({name for name in names
+                      if isinstance(name, str) and name.startswith(prefix) and name not in allowed
+                      and not any(name.startswith(other) for other in other_prefixes)})
+    # Compared without the prefix, which every name shares: hostcare_swap_x is not close to hostcare_swap_size.
+    suffixes = {name[len(prefix):]: name for name in allowed}
+    messages = []
+    for name in unknown:
+        suggestion = closest_name(name[len(prefix):], suffixes)
+        hint = f"did you mean {suffixes[suggestion]}?" if suggestion else f"known: {', '.join(sorted(known))}"
+        messages.append(f"{name}: unknown variable; {hint}")
+    return messages
 
 
 ROLE_VALUE_CHECKS = {
