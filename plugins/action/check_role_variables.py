@@ -58,8 +58,9 @@ class ActionModule(ActionBase):
             problems = role_value_errors(role_name, values)
         result.update(changed=False, role=role_name, known=known)
         if problems:
+            text = "; ".join(problems)
             result.update(failed=True, problems=problems,
-                          msg=f"hostcare.vps.{role_name}: {'; '.join(problems)}. Nothing was changed.")
+                          msg=f"hostcare.vps.{role_name}: {text}{'' if text.endswith('?') else '.'} Nothing was changed.")
         return result
 
     def _argument_specs(self, role_path):
