@@ -11,7 +11,7 @@ version_added: 0.1.0
 author: hostcare.vps contributors (@hostcare)
 description:
   - The first task of every role of this collection. Fails, naming each variable and the closest known one, when a
-    variable with the role's prefix (C(hostcare_<role>_)) is not an option of the role's C(meta/argument_specs.yml):
+    variable with the role's prefix (C(hostcare_<role>_)) is not an option of the role's C(meta/argument_specs.yml);
     C(hostcare_swap_sise) fails with C(did you mean hostcare_swap_size?) instead of being ignored while the default
     size is used.
   - The known names are read from C(meta/argument_specs.yml), the same list C(ansible-doc) shows and Ansible uses to
