@@ -18,6 +18,7 @@ from ansible_collections.hostcare.vps.plugins.plugin_utils._role_variables impor
     argument_spec_options,
     other_role_prefixes,
     role_prefix,
+    role_value_check,
     role_value_errors,
     unknown_role_variables,
 )
@@ -53,7 +54,8 @@ class ActionModule(ActionBase):
                     if os.path.isdir(os.path.join(os.path.dirname(role_path.rstrip("/")), name))]
         problems = unknown_role_variables(task_vars, prefix, known, args["outputs"],
                                           other_role_prefixes(prefix, siblings))
-        if not problems:
+        if not problems and role_value_check(role_name):
+            # Templated only for a role with a value check: the others' values are their modules' to check.
             values = self._templar.template({name: task_vars[name] for name in known if name in task_vars})
             problems = role_value_errors(role_name, values)
         result.update(changed=False, role=role_name, known=known)

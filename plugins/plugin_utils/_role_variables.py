@@ -79,7 +79,12 @@ that nothing changes before all of them passed. (A role whose inputs all go to o
 before it changes anything, needs no entry.)"""
 
 
+def role_value_check(role_name):
+    """The Python check of a role's values ({variable name: templated value} -> messages), or None."""
+    return ROLE_VALUE_CHECKS.get(role_name.rsplit(".", 1)[-1])
+
+
 def role_value_errors(role_name, values):
     """Problems with the values of a role's known variables ({variable name: templated value}); [] without a check."""
-    check = ROLE_VALUE_CHECKS.get(role_name.rsplit(".", 1)[-1])
+    check = role_value_check(role_name)
     return check(values) if check else []
