@@ -553,9 +553,12 @@ def main():
         module.fail_json(msg=f"hostcare.vps.logrotate: {label}{'; '.join(messages)}. Nothing was changed.",
                          errors=messages)
 
-    plans = [plan_entry(module, entry, params["config_dir"], params["hourly_config_dir"]) for entry in entries]
-    if any(plan["rewrite"] for plan in plans):
-        validate(module, plans, params)
+    try:
+        plans = [plan_entry(module, entry, params["config_dir"], params["hourly_config_dir"]) for entry in entries]
+        if any(plan["rewrite"] for plan in plans):
+            validate(module, plans, params)
+    except (OSError, UnicodeError) as error:  # a directory where a file should be, an unreadable file ...
+        module.fail_json(msg=f"hostcare.vps.logrotate: cannot read the configuration: {error}. Nothing was changed.")
     changed_plans = [plan for plan in plans if plan["rewrite"] or plan["removed"]]
     if changed_plans and not module.check_mode:
         apply(module, changed_plans)

@@ -441,7 +441,10 @@ def main():
         module.fail_json(msg="hostcare.vps.swapfile: " + "; ".join(problems) + ". Nothing was changed.",
                          problems=problems)
 
-    observed = observe(path)
+    try:
+        observed = observe(path)
+    except OSError as error:  # an unreadable file or directory on the way
+        module.fail_json(msg=f"hostcare.vps.swapfile: cannot look at {path}: {error}. Nothing was changed.", path=path)
     if not observed["directory_exists"] and state == "present":
         module.fail_json(msg=f"hostcare.vps.swapfile: the directory {observed['directory']} of {path} does not exist. "
                              f"Nothing was changed.")

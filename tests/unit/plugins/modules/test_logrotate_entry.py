@@ -305,3 +305,13 @@ def test_the_role_documents_the_entry_options_of_the_module():
     for name, spec in ENTRY_SPEC.items():
         assert {key: options[name].get(key) for key in ("type", "default", "choices", "elements")} == {
             key: spec.get(key) for key in ("type", "default", "choices", "elements")}, name
+
+
+@pytest.mark.parametrize("where", ["main_config", "entry"])
+def test_a_directory_where_a_file_should_be_is_a_message_not_a_traceback(capsys, dirs, tmp_path, where):
+    daily, hourly, logs = dirs
+    args = {"main_config": str(tmp_path)} if where == "main_config" else {}
+    if where == "entry":
+        (daily / "myapp").mkdir()
+    code, result = run(capsys, daily, hourly, name="myapp", paths=[f"{logs}/app.log"], **args)
+    assert code == 1 and "Is a directory" in result["msg"] and result["msg"].endswith("Nothing was changed."), result
