@@ -16,12 +16,13 @@ import re
 from collections import OrderedDict
 
 from ansible_collections.hostcare.vps.plugins.module_utils._docker import log_capped
-from ansible_collections.hostcare.vps.plugins.module_utils._validate import OptionError, absolute_path
+from ansible_collections.hostcare.vps.plugins.module_utils._validate import MAX_SIZE_BYTES, OptionError, absolute_path, integer
 from ansible_collections.hostcare.vps.plugins.module_utils._validate import size as validate_size
 
 MARKER = "# Managed by hostcare.vps.logrotate"
 FREQUENCIES = ("hourly", "daily", "weekly", "monthly")
 STATES = ("present", "absent")
+MAX_ROTATE = 10000
 
 # The options of one entry: the logrotate_entry module's own options and the suboptions of its `entries`.
 # (The role documents the same in meta/argument_specs.yml; a unit test keeps the two equal.)
@@ -30,7 +31,7 @@ ENTRY_SPEC = {
     "state": {"type": "str", "choices": list(STATES), "default": "present"},
     "paths": {"type": "list", "elements": "str"},
     "frequency": {"type": "str", "choices": list(FREQUENCIES), "default": "daily"},
-    "rotate": {"type": "int", "default": 14},
+    "rotate": {"type": "raw", "default": 14},  # raw: ansible-core's int crashes on inf; checked by entry_errors
     "size": {"type": "str"},
     "maxsize": {"type": "str"},
     "minsize": {"type": "str"},
@@ -69,6 +70,12 @@ FLAGS = (
 )
 
 
+def _size_bytes(text):
+    """Bytes of a logrotate size (SIZE_RE): k and K are KiB, M MiB, G GiB."""
+    unit = text[-1] if text[-1] in "kKMG" else ""
+    return int(text[:len(text) - len(unit)]) * {"": 1, "k": 1024, "K": 1024, "M": 1024 ** 2, "G": 1024 ** 3}[unit]
+
+
 def _script_lines(value):
     if value is None:
         return []
@@ -102,13 +109,16 @@ def entry_errors(entry):
                 errors.append(f"paths: {path!r} must be an absolute path or glob without quotes, braces or newlines")
     if entry.get("frequency") not in FREQUENCIES:
         errors.append(f"frequency={entry.get('frequency')!r} must be one of: {', '.join(FREQUENCIES)}")
-    rotate = entry.get("rotate")
-    if not isinstance(rotate, int) or isinstance(rotate, bool) or not 0 <= rotate <= 10000:
-        errors.append(f"rotate={rotate!r} must be a whole number of rotated files to keep, 0 to 10000")
+    try:
+        integer("rotate", entry.get("rotate"), 0, MAX_ROTATE, unit="rotated files to keep")
+    except OptionError as error:
+        errors.append(str(error))
     for key in ("size", "maxsize", "minsize"):
         value = entry.get(key)
         if value is not None and not SIZE_RE.match(str(value)):
             errors.append(f"{key}={value!r} must be bytes or a number with k, M or G (100k, 50M, 1G)")
+        elif value is not None and _size_bytes(str(value)) > MAX_SIZE_BYTES:
+            errors.append(f"{key}={value!r} must be at most 1 PiB")
     if entry.get("size") is not None and (entry.get("maxsize") is not None or entry.get("minsize") is not None):
         errors.append("size rotates on size alone, ignoring the frequency: set size, or maxsize/minsize, not both")
     create_keys = [key for key in ("create_mode", "create_owner", "create_group") if entry.get(key) is not None]
@@ -272,7 +282,7 @@ def render_entry(entry):
     ]
     lines.extend(f'"{path}"' for path in entry["paths"])
     lines[-1] += " {"
-    body = [entry["frequency"], f"rotate {entry['rotate']}"]
+    body = [entry["frequency"], f"rotate {integer('rotate', entry['rotate'], 0, MAX_ROTATE)}"]
     for key in ("size", "maxsize", "minsize"):
         if entry.get(key) is not None:
             body.append(f"{key} {entry[key]}")

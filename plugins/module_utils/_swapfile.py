@@ -99,29 +99,38 @@ def is_auto(size):
     return isinstance(size, str) and size.strip().lower() == "auto"
 
 
-def _collect(errors, option, check, *args):
+def _collect(errors, checked, key, option, check, *args):
     try:
-        check(option, *args)
+        checked[key] = check(option, *args)
     except OptionError as error:
         errors.append(str(error))
 
 
-def option_errors(options, name=str):
-    """Every problem of the swapfile module's options (path, size, priority, max_disk_use_percent), one message each.
+def checked_options(options, name=str):
+    """The swapfile module's options (path, size, priority, max_disk_use_percent) checked and converted.
 
+    Returns ({option: value as the module uses it: int bytes, int priority and percent}, [one message per problem]).
     ``name`` maps an option to the name the user wrote (the swap role's variables). Absent options are not checked;
-    ``size`` may be ``auto`` or None (state absent); ``priority`` may be None. Types and choices are Ansible's argument spec's job.
+    ``size`` may be ``auto`` (kept as is) or None (state absent); ``priority`` may be None. Numbers are checked here,
+    not by ansible-core's int type, which crashes on inf and takes Unicode digits.
     """
-    errors = []
+    checked, errors = dict(options), []
     if "path" in options:
-        _collect(errors, name("path"), swap_path, options["path"])
+        _collect(errors, checked, "path", name("path"), swap_path, options["path"])
     if options.get("size") is not None and not is_auto(options["size"]):
-        _collect(errors, name("size"), lambda option, value: parse_swap_size(value, option), options["size"])
+        _collect(errors, checked, "size", name("size"), lambda option, value: parse_swap_size(value, option),
+                 options["size"])
     if options.get("priority") is not None:
-        _collect(errors, name("priority"), integer, options["priority"], 0, MAX_PRIORITY)
+        _collect(errors, checked, "priority", name("priority"), integer, options["priority"], 0, MAX_PRIORITY)
     if "max_disk_use_percent" in options:
-        _collect(errors, name("max_disk_use_percent"), integer, options["max_disk_use_percent"], 1, 100)
-    return errors
+        _collect(errors, checked, "max_disk_use_percent", name("max_disk_use_percent"), integer,
+                 options["max_disk_use_percent"], 1, 100)
+    return checked, errors
+
+
+def option_errors(options, name=str):
+    """The problems of checked_options, one message each."""
+    return checked_options(options, name)[1]
 
 
 # The swap role's variables that are the swapfile module's options.
@@ -138,13 +147,15 @@ def role_input_errors(values):
     options = {option: inputs[key] for key, option in ROLE_OPTIONS.items() if key in inputs}
     role_names = {option: ROLE_INPUT_PREFIX + key for key, option in ROLE_OPTIONS.items()}
     errors = option_errors(options, role_names.get)
+    checked = {}
     if inputs.get("swappiness") is not None:
-        _collect(errors, ROLE_INPUT_PREFIX + "swappiness", integer, inputs["swappiness"], 0, 100)
+        _collect(errors, checked, "swappiness", ROLE_INPUT_PREFIX + "swappiness", integer, inputs["swappiness"], 0, 100)
     if inputs.get("vfs_cache_pressure") is not None:
         # 0 never frees dentry and inode caches and leads to OOM
-        _collect(errors, ROLE_INPUT_PREFIX + "vfs_cache_pressure", integer, inputs["vfs_cache_pressure"], 1, 1000)
+        _collect(errors, checked, "vfs_cache_pressure", ROLE_INPUT_PREFIX + "vfs_cache_pressure", integer,
+                 inputs["vfs_cache_pressure"], 1, 1000)
     if "sysctl_file" in inputs:
-        _collect(errors, ROLE_INPUT_PREFIX + "sysctl_file", sysctl_path, inputs["sysctl_file"])
+        _collect(errors, checked, "sysctl_file", ROLE_INPUT_PREFIX + "sysctl_file", sysctl_path, inputs["sysctl_file"])
     return errors
 
 

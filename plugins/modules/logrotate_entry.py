@@ -32,95 +32,16 @@ options:
     type: str
   entries:
     description:
-      - A set of entries, each with the options of one entry (O(name), O(state), O(paths), O(frequency) ...),
-        checked together and written together. Instead of O(name).
+      - A set of entries, each a dict with the options of one entry (O(name), O(state), O(paths), O(frequency),
+        O(rotate), O(size), O(maxsize), O(minsize), O(compress), O(delaycompress), O(missingok), O(notifempty),
+        O(dateext), O(copytruncate), O(create_mode), O(create_owner), O(create_group), O(su_user), O(su_group),
+        O(sharedscripts), O(prerotate), O(postrotate), with the same types and defaults), checked together and
+        written together. Instead of O(name).
       - Names must be unique, and no log may be named by two present entries (equal paths, or a path one entry's
         glob matches).
+      - An element that is not a dict, or has an option an entry does not have, is refused naming the element.
     type: list
-    elements: dict
-    suboptions:
-      name:
-        description: See O(name).
-        type: str
-        required: true
-      state:
-        description: See O(state).
-        type: str
-        choices: [present, absent]
-        default: present
-      paths:
-        description: See O(paths).
-        type: list
-        elements: str
-      frequency:
-        description: See O(frequency).
-        type: str
-        choices: [hourly, daily, weekly, monthly]
-        default: daily
-      rotate:
-        description: See O(rotate).
-        type: int
-        default: 14
-      size:
-        description: See O(size).
-        type: str
-      maxsize:
-        description: See O(maxsize).
-        type: str
-      minsize:
-        description: See O(minsize).
-        type: str
-      compress:
-        description: See O(compress).
-        type: bool
-        default: true
-      delaycompress:
-        description: See O(delaycompress).
-        type: bool
-        default: false
-      missingok:
-        description: See O(missingok).
-        type: bool
-        default: true
-      notifempty:
-        description: See O(notifempty).
-        type: bool
-        default: true
-      dateext:
-        description: See O(dateext).
-        type: bool
-        default: false
-      copytruncate:
-        description: See O(copytruncate).
-        type: bool
-        default: false
-      create_mode:
-        description: See O(create_mode).
-        type: str
-      create_owner:
-        description: See O(create_owner).
-        type: str
-      create_group:
-        description: See O(create_group).
-        type: str
-      su_user:
-        description: See O(su_user).
-        type: str
-      su_group:
-        description: See O(su_group).
-        type: str
-      sharedscripts:
-        description: See O(sharedscripts).
-        type: bool
-        default: false
-      prerotate:
-        description: See O(prerotate).
-        type: list
-        elements: str
-      postrotate:
-        description: See O(postrotate).
-        type: list
-        elements: str
+    elements: raw
   state:
     description:
       - V(present) writes the entry, V(absent) removes it.
@@ -141,8 +62,8 @@ options:
     default: daily
   rotate:
     description:
-      - How many rotated files to keep.
-    type: int
+      - How many rotated files to keep, a whole number from V(0) to V(10000).
+    type: raw
     default: 14
   size:
     description:
@@ -336,6 +257,7 @@ import shutil
 import tempfile
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 
 from ansible_collections.hostcare.vps.plugins.module_utils._files import read_text, write_atomically
 from ansible_collections.hostcare.vps.plugins.module_utils._logrotate import (
@@ -347,15 +269,31 @@ from ansible_collections.hostcare.vps.plugins.module_utils._logrotate import (
     render_entry,
     staged_main_config,
 )
-from ansible_collections.hostcare.vps.plugins.module_utils._validate import OptionError, absolute_path
+from ansible_collections.hostcare.vps.plugins.module_utils._validate import OptionError, absolute_path, unknown_names
 
 ARGUMENT_SPEC = {
     **{key: dict(spec, required=False) if key == "name" else dict(spec) for key, spec in ENTRY_SPEC.items()},
-    "entries": {"type": "list", "elements": "dict", "options": ENTRY_SPEC},
+    # Elements checked by checked_entries: ansible-core's own message for a bad element does not name the option.
+    "entries": {"type": "list", "elements": "raw"},
     "config_dir": {"type": "path", "default": "/etc/logrotate.d"},
     "hourly_config_dir": {"type": "path", "default": "/etc/logrotate.hourly.d"},
     "main_config": {"type": "path", "default": "/etc/logrotate.conf"},
 }
+
+
+def checked_entries(entries):
+    """The elements of `entries` checked against ENTRY_SPEC, with its defaults: (entries, problems)."""
+    checked, problems = [], []
+    for index, element in enumerate(entries):
+        if not isinstance(element, dict):
+            problems.append(f"entries[{index}]: must be a dict with the options of one entry, got {element!r}")
+            continue
+        label = element.get("name") if isinstance(element.get("name"), str) else index
+        problems.extend(f"entries[{label}]: {message}" for message in unknown_names(element, ENTRY_SPEC))
+        result = ArgumentSpecValidator(ENTRY_SPEC).validate({key: element[key] for key in element if key in ENTRY_SPEC})
+        problems.extend(f"entries[{label}]: {message}" for message in result.error_messages)
+        checked.append(result.validated_parameters)
+    return checked, problems
 
 
 def package_owner(module, path):
@@ -540,13 +478,19 @@ def main():
     )
     params = module.params
     single = params["entries"] is None
-    entries = [{key: params[key] for key in ENTRY_SPEC}] if single else params["entries"]
-    errors = entries_errors(entries)
+    if single:
+        entries, errors = [{key: params[key] for key in ENTRY_SPEC}], []
+    else:
+        entries, errors = checked_entries(params["entries"])
+    errors += entries_errors(entries) if not errors else []
     for option in ("config_dir", "hourly_config_dir", "main_config"):
         try:
             absolute_path(option, params[option], written=option != "main_config")
         except OptionError as error:
             errors.append(str(error))
+    if os.path.isdir(params["main_config"] or ""):
+        errors.append(f"main_config: {params['main_config']!r} is a directory; give logrotate's main configuration "
+                      "file (/etc/logrotate.conf)")
     if errors:
         label = f"entry {params['name']!r}: " if single else ""
         messages = [error.split(": ", 1)[1] if single and error.startswith("entry ") else error for error in errors]

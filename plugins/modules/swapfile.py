@@ -51,14 +51,15 @@ options:
     type: str
   priority:
     description:
-      - Swap priority (V(0) to V(32767)), used by C(swapon -p) and written as C(pri=) in C(/etc/fstab).
+      - Swap priority, a whole number from V(0) to V(32767), used by C(swapon -p) and written as C(pri=) in
+        C(/etc/fstab).
       - Omitted, the kernel chooses. Changing it on an active file needs a swapoff, with the RAM check.
-    type: int
+    type: raw
   max_disk_use_percent:
     description:
       - Refuse to create or grow the file when the filesystem would end above this use (computed as C(df) does),
-        V(1) to V(100).
-    type: int
+        a whole number from V(1) to V(100).
+    type: raw
     default: 90
   allow_resize:
     description:
@@ -193,8 +194,7 @@ from ansible_collections.hostcare.vps.plugins.module_utils._swapfile import (
     fstab_line,
     has_swap_signature,
     is_auto,
-    option_errors,
-    parse_swap_size,
+    checked_options,
     plan_swapfile,
 )
 from ansible_collections.hostcare.vps.plugins.module_utils._units import format_size
@@ -422,8 +422,8 @@ ARGUMENT_SPEC = {
     "path": {"type": "path", "required": True},
     "state": {"type": "str", "choices": ["present", "absent"], "default": "present"},
     "size": {"type": "str"},
-    "priority": {"type": "int"},
-    "max_disk_use_percent": {"type": "int", "default": 90},
+    "priority": {"type": "raw"},
+    "max_disk_use_percent": {"type": "raw", "default": 90},
     "allow_resize": {"type": "bool", "default": True},
 }
 
@@ -434,9 +434,8 @@ def main():
         required_if=[("state", "present", ("size",))],
         supports_check_mode=True,
     )
-    params = module.params
+    params, problems = checked_options(module.params)
     path, state, priority = params["path"], params["state"], params["priority"]
-    problems = option_errors(params)
     if problems:
         module.fail_json(msg="hostcare.vps.swapfile: " + "; ".join(problems) + ". Nothing was changed.",
                          problems=problems)
@@ -455,7 +454,7 @@ def main():
             size, size_reason = auto_swap_size(observed["mem_total"], observed["fs"], current,
                                                params["max_disk_use_percent"], observed["directory"])
         elif state == "present":
-            size = parse_swap_size(params["size"])
+            size = params["size"]
         wanted = {"state": state, "size": size, "priority": priority,
                   "max_disk_use_percent": params["max_disk_use_percent"], "allow_resize": params["allow_resize"]}
         plan = plan_swapfile(observed, wanted)

@@ -72,6 +72,12 @@ def test_logrotate_refusal_keeps_the_existing_file(capsys, dirs):
     assert os.listdir(daily) == ["myapp"]
 
 
+def test_rotate_as_text_is_written_as_a_number(capsys, dirs):
+    daily, hourly, logs = dirs
+    code, result = run(capsys, daily, hourly, name="myapp", paths=[f"{logs}/app.log"], rotate=" 7")
+    assert code == 0 and "    rotate 7\n" in result["content"], result
+
+
 def test_bad_input_names_the_option(capsys, dirs):
     daily, hourly, logs = dirs
     code, result = run(capsys, daily, hourly, name="myapp", paths=[f"{logs}/app.log"], size="10X")
@@ -230,8 +236,14 @@ def test_a_good_set_is_written_together_and_idempotent(capsys, dirs):
     ([{"name": "a", "paths": ["log/a.log"]}], "entry 'a': paths: must be an absolute path (starting with /)"),
     ([{"name": "a", "paths": [""]}], "entry 'a': paths: must be an absolute path, got ''"),
     ([{"name": "a", "paths": ["/proc/1/fd/*.log"]}], "entry 'a': paths: '/proc/1/fd/*.log' is in a kernel filesystem"),
-    ([{"name": "a", "paths": ["/var/log/a.log"], "rotate": 10001}], "entry 'a': rotate=10001 must be"),
+    ([{"name": "a", "paths": ["/var/log/a.log"], "rotate": 10001}], "entry 'a': rotate: must be a whole number"),
+    ([{"name": "a", "paths": ["/var/log/a.log"], "rotate": "inf"}], "entry 'a': rotate: must be a whole number"),
+    ([{"name": "a", "paths": ["/var/log/a.log"], "rotate": float("nan")}], "entry 'a': rotate: must be a whole number"),
     ([{"name": "b"}], "entry 'b': paths must be a non-empty list"),
+    ([{"name": "a", "paths": ["/var/log/a.log"]}, "junk"], "entries[1]: must be a dict with the options of one entry"),
+    ([{"name": "a", "paths": ["/var/log/a.log"], "rotat": 3}], "entries[a]: rotat: unknown option; did you mean rotate?"),
+    ([{"name": "a", "paths": ["/var/log/a.log"], "compress": "maybe"}], "entries[a]: argument 'compress' is of type"),
+    ([{"paths": ["/var/log/a.log"]}], "entries[0]: missing required arguments: name"),
 ])
 def test_bad_sets_name_the_entry_and_change_nothing(capsys, dirs, entries, message):
     daily, hourly, dummy = dirs
@@ -289,12 +301,8 @@ def test_documentation_matches_argument_spec():
         assert documentation[name].get("default") == spec.get("default"), name
         assert documentation[name].get("choices") == spec.get("choices"), name
         assert documentation[name].get("required", False) == spec.get("required", False), name
-    suboptions = documentation["entries"]["suboptions"]
-    assert sorted(suboptions) == sorted(ENTRY_SPEC)
-    for name, spec in ENTRY_SPEC.items():
-        assert {key: suboptions[name].get(key) for key in ("type", "default", "choices", "elements")} == {
-            key: spec.get(key) for key in ("type", "default", "choices", "elements")}, name
-        assert suboptions[name].get("required", False) == spec.get("required", False), name
+    described = " ".join(documentation["entries"]["description"])
+    assert all(f"O({name})" in described for name in ENTRY_SPEC), "entries names every option of an entry"
 
 
 def test_the_role_documents_the_entry_options_of_the_module():
@@ -307,11 +315,13 @@ def test_the_role_documents_the_entry_options_of_the_module():
             key: spec.get(key) for key in ("type", "default", "choices", "elements")}, name
 
 
-@pytest.mark.parametrize("where", ["main_config", "entry"])
-def test_a_directory_where_a_file_should_be_is_a_message_not_a_traceback(capsys, dirs, tmp_path, where):
+@pytest.mark.parametrize("where, message", [("main_config", "main_config: '{tmp}' is a directory"),
+                                            ("entry", "Is a directory")])
+def test_a_directory_where_a_file_should_be_is_a_message_not_a_traceback(capsys, dirs, tmp_path, where, message):
     daily, hourly, logs = dirs
     args = {"main_config": str(tmp_path)} if where == "main_config" else {}
     if where == "entry":
         (daily / "myapp").mkdir()
     code, result = run(capsys, daily, hourly, name="myapp", paths=[f"{logs}/app.log"], **args)
-    assert code == 1 and "Is a directory" in result["msg"] and result["msg"].endswith("Nothing was changed."), result
+    assert code == 1 and message.format(tmp=tmp_path) in result["msg"], result
+    assert result["msg"].endswith("Nothing was changed.")

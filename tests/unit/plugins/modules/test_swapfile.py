@@ -328,6 +328,10 @@ def test_absent_removes_only_this_swap(capsys, host):
     ({"size": "1e300"}, "size: '1e300' is not a valid size"),
     ({"size": "2P"}, "size: must be a size between 0 B and 1024.0 TiB, got '2P'"),
     ({"size": "\u0661\u0662M"}, "is not a valid size"),
+    ({"size": "2M", "priority": float("inf")}, "priority: must be a whole number at least 0 and at most 32767, got inf"),
+    ({"size": "2M", "priority": "\u0665"}, "priority: must be a whole number at least 0 and at most 32767"),
+    ({"size": "2M", "max_disk_use_percent": float("nan")}, "max_disk_use_percent: must be a whole number at least 1 and at most 100, got nan"),
+    ({"size": "2M", "max_disk_use_percent": "1e300"}, "max_disk_use_percent: must be a whole number at least 1 and at most 100"),
     ({}, "state is present but all of the following are missing: size"),
 ])
 def test_bad_arguments_fail_before_looking_at_the_host(capsys, host, args, message):
