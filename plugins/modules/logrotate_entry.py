@@ -426,8 +426,8 @@ def validate(module, plans, params):
         shutil.rmtree(workdir, ignore_errors=True)
     if errors:
         what = f"entry for {dests[0]}" if len(dests) == 1 else f"entries for {', '.join(dests)}"
-        module.fail_json(msg=f"hostcare.vps.logrotate: logrotate refused the {what}: {' | '.join(errors)}. "
-                             f"{', '.join(dests)} {'was' if len(dests) == 1 else 'were'} not changed.",
+        unchanged = f"{dests[0]} was not changed." if len(dests) == 1 else "Nothing was changed."
+        module.fail_json(msg=f"hostcare.vps.logrotate: logrotate refused the {what}: {' | '.join(errors)}. {unchanged}",
                          logrotate_errors=errors, content=plans[0]["content"] if len(plans) == 1 else None)
 
 

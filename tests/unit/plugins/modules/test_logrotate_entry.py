@@ -182,7 +182,9 @@ def test_globs_that_logrotate_finds_matching_the_same_file_are_refused_by_one_lo
     code, result = run_set(capsys, daily, hourly, entries)
     assert code == 1
     assert f"duplicate log entry for {logs}/app.log" in result["msg"]
-    assert f"{daily}/by-suffix, {daily}/by-name were not changed." in result["msg"]
+    assert result["msg"].startswith(f"hostcare.vps.logrotate: logrotate refused the entries for {daily}/by-suffix, "
+                                    f"{daily}/by-name: error: ")
+    assert result["msg"].endswith("Nothing was changed.")
     assert listing(daily) == {str(daily): []}
 
 
