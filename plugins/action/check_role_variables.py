@@ -42,7 +42,7 @@ class ActionModule(ActionBase):
         role_path = task_vars.get("role_path")
         if role is None or not role_path:
             raise AnsibleActionFail("hostcare.vps.check_role_variables runs only as a task of a role")
-        role_name = os.path.basename(role_path.rstrip("/"))
+        roles_dir, role_name = os.path.split(role_path.rstrip("/"))
         entry_point = args["entry_point"] or getattr(role, "_from_files", {}).get("tasks", "main")
         try:
             known = argument_spec_options(self._argument_specs(role_path), entry_point)
@@ -50,16 +50,17 @@ class ActionModule(ActionBase):
             raise AnsibleActionFail(f"hostcare.vps.{role_name}: {error}") from None
 
         prefix = role_prefix(role_name)
-        siblings = [name for name in os.listdir(os.path.dirname(role_path.rstrip("/")))
-                    if os.path.isdir(os.path.join(os.path.dirname(role_path.rstrip("/")), name))]
+        siblings = [name for name in os.listdir(roles_dir) if os.path.isdir(os.path.join(roles_dir, name))]
         problems = unknown_role_variables(task_vars, prefix, known, args["outputs"],
                                           other_role_prefixes(prefix, siblings))
         if not problems and role_value_check(role_name):
             # Templated only for a role with a value check: the others' values are their modules' to check.
             values = self._templar.template({name: task_vars[name] for name in known if name in task_vars})
             problems = role_value_errors(role_name, values)
-        result.update(changed=False, role=role_name, known=known)
-        if problems:
+        result.update(changed=False, role=role_name)
+        if not problems:
+            result["known"] = known
+        else:
             text = "; ".join(problems)
             result.update(failed=True, problems=problems,
                           msg=f"hostcare.vps.{role_name}: {text}{'' if text.endswith('?') else '.'} Nothing was changed.")

@@ -69,7 +69,7 @@ role:
   sample: swap
 known:
   description: Its variables, from C(meta/argument_specs.yml).
-  returned: always
+  returned: success
   type: list
   elements: str
 problems:
