@@ -98,8 +98,8 @@ def _playbook(results):
          "vars": {"hostcare_demo_extra_level": 2}},
         {"name": "Record the good runs", "ansible.builtin.set_fact": {
             "results": "{{ results | combine({'demo twice': {'accepted': hostcare_demo_result is defined}}) }}"}},
-        {"name": "Write the results", "ansible.builtin.copy": {"content": "{{ results | to_json }}", "dest": results,
-                                                                "mode": "0644"}},
+        {"name": "Write the results",
+         "ansible.builtin.copy": {"content": "{{ results | to_json }}", "dest": results, "mode": "0644"}},
     ]
     return [{"name": "Check role variables", "hosts": "localhost", "connection": "local", "gather_facts": False,
              "vars": {"results": {}, "ansible_python_interpreter": sys.executable}, "tasks": tasks}]
