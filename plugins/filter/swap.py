@@ -1,21 +1,18 @@
 # Copyright: hostcare.vps contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Filters of the swap role (roles/swap). Documented in the sidecar files swap_size.yml and swap_input_errors.yml.
+"""The swap_size filter, documented in the sidecar file swap_size.yml.
 
-Each filter checks its arguments, raises AnsibleFilterError naming the bad one, and delegates to
-plugins/plugin_utils/_swap_sizing.py (the recommendation) or plugins/module_utils/_swapfile.py (the checks).
+It checks its arguments, raises AnsibleFilterError naming the bad one, and delegates to
+plugins/module_utils/_swap_sizing.py (the recommendation, which the swapfile module's size auto uses too).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.hostcare.vps.plugins.module_utils._swapfile import parse_swap_size, role_input_errors
-from ansible_collections.hostcare.vps.plugins.module_utils._units import SizeError, parse_size
-from ansible_collections.hostcare.vps.plugins.plugin_utils._swap_sizing import (
+from ansible_collections.hostcare.vps.plugins.module_utils._swap_sizing import (
     SWAP_DISK_MAX_USE_PERCENT,
     SWAP_MAX_BYTES,
     SWAP_MAX_DISK_FRACTION,
@@ -23,9 +20,9 @@ from ansible_collections.hostcare.vps.plugins.plugin_utils._swap_sizing import (
     fit_swap_to_disk,
     recommend_swap_bytes,
 )
-
-ROLE_INPUT_KEYS = ("state", "file", "size", "swappiness", "vfs_cache_pressure", "priority", "max_disk_use_percent",
-                   "allow_resize", "sysctl_file")
+from ansible_collections.hostcare.vps.plugins.module_utils._swapfile import parse_swap_size
+from ansible_collections.hostcare.vps.plugins.module_utils._units import parse_size
+from ansible_collections.hostcare.vps.plugins.module_utils._validate import OptionError
 
 
 def _fail(name, message):
@@ -39,7 +36,7 @@ def _bytes_arg(name, key, value, required=False):
         return None
     try:
         return parse_size(value, key)
-    except SizeError as error:
+    except OptionError as error:
         _fail(name, str(error))
     return None  # pragma: no cover - _fail raises
 
@@ -77,27 +74,15 @@ def swap_size(size, ram_bytes=None, disk_available_bytes=None, disk_used_bytes=N
             _fail(name, str(error))
     try:
         return parse_swap_size(size, "size")
-    except SizeError as error:
+    except OptionError as error:
         _fail(name, f"{error}; or auto for the collection's recommendation")
     return None  # pragma: no cover - _fail raises
 
 
-def swap_input_errors(inputs):
-    """Problems with the inputs of the hostcare.vps.swap role, as a list of messages (empty when all is well)."""
-    name = "swap_input_errors"
-    if not isinstance(inputs, Mapping):
-        _fail(name, f"expected a dict with keys among {', '.join(ROLE_INPUT_KEYS)}, got {type(inputs).__name__}")
-    unknown = sorted(str(key) for key in inputs if key not in ROLE_INPUT_KEYS)
-    if unknown:
-        _fail(name, f"unknown key(s) {', '.join(unknown)}; allowed: {', '.join(ROLE_INPUT_KEYS)}")
-    return role_input_errors(dict(inputs))
-
-
 class FilterModule:
-    """hostcare.vps swap filters."""
+    """hostcare.vps swap filter."""
 
     def filters(self):
         return {
             "swap_size": swap_size,
-            "swap_input_errors": swap_input_errors,
         }

@@ -12,7 +12,14 @@ from __future__ import annotations
 
 import posixpath
 
-from ansible_collections.hostcare.vps.plugins.module_utils._units import SizeError, format_size, parse_size
+from ansible_collections.hostcare.vps.plugins.module_utils._swap_sizing import (
+    SWAP_ROUND_BYTES,
+    fit_swap_to_disk,
+    recommend_swap_bytes,
+)
+from ansible_collections.hostcare.vps.plugins.module_utils._units import SizeError, format_size
+from ansible_collections.hostcare.vps.plugins.module_utils._validate import OptionError, absolute_path, integer
+from ansible_collections.hostcare.vps.plugins.module_utils._validate import size as validate_size
 
 MIB = 1024 ** 2
 
@@ -51,7 +58,10 @@ SWAP_SIGNATURES = (b"SWAPSPACE2", b"SWAP-SPACE")
 
 ROLE_INPUT_PREFIX = "hostcare_swap_"
 
-_FORBIDDEN_DIRS = ("/proc", "/sys", "/dev")
+MAX_PRIORITY = 32767
+"""The highest swap priority (swapon -p)."""
+
+SYSCTL_DIR = "/etc/sysctl.d"
 
 
 class SwapPlanError(Exception):
@@ -68,100 +78,118 @@ def round_to_pages(size, page_size):
 
 
 def parse_swap_size(value, option="size"):
-    """Bytes of an explicit swap size (not ``auto``); SizeError naming ``option`` when unusable."""
-    size = parse_size(value, option)
+    """Bytes of an explicit swap size (not ``auto``), 1 MiB to 1 PiB; OptionError naming ``option`` when unusable."""
+    size = validate_size(option, value)
     if size < MIN_SWAP_BYTES:
         raise SizeError(f"{option}: {value!r} is too small; a swap file needs at least {format_size(MIN_SWAP_BYTES)} "
                         f"(use state absent to remove swap)")
     return size
 
 
-def _int_value(value):
-    """An int from an int or a string of digits (role variables may arrive as strings); None otherwise."""
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value
-    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
-        return int(value.strip())
-    return None
+def swap_path(option, value):
+    """A swap file path: absolute, normalised, a file (no trailing slash), not "/", not under /proc, /sys, /dev."""
+    absolute_path(option, value, written=True)
+    if value.endswith("/"):
+        raise OptionError(f"{option}: must be a file path, without a trailing slash, got {value!r}")
+    return value
 
 
-_BOOL_WORDS = {"true": True, "yes": True, "on": True, "1": True, "false": False, "no": False, "off": False, "0": False}
+def is_auto(size):
+    """Whether ``size`` asks for the collection's recommendation (``auto``)."""
+    return isinstance(size, str) and size.strip().lower() == "auto"
 
 
-def _check_range(errors, name, value, low, high, nullable, why=""):
-    if value is None:
-        if not nullable:
-            errors.append(f"{name}: a value is required")
-        return
-    number = _int_value(value)
-    if number is None:
-        errors.append(f"{name}: expected an integer, got {value!r}")
-    elif not low <= number <= high:
-        errors.append(f"{name}: must be between {low} and {high}{why}, got {number}")
+def _collect(errors, checked, key, option, check, *args):
+    try:
+        checked[key] = check(option, *args)
+    except OptionError as error:
+        errors.append(str(error))
 
 
-def check_swap_path(path, name="path"):
-    """Problems with a swap file path (absolute, normalised, not a directory, not under /proc, /sys, /dev)."""
-    if not isinstance(path, str) or not path:
-        return [f"{name}: expected an absolute file path, got {path!r}"]
-    if not path.startswith("/"):
-        return [f"{name}: must be an absolute path, got {path!r}"]
-    if any(ord(char) < 32 for char in path):
-        return [f"{name}: must not contain control characters (newline, tab), got {path!r}"]
-    if path.endswith("/") or posixpath.normpath(path) != path:
-        return [f"{name}: must be a normalised file path (no trailing slash, '.', '..' or '//'), got {path!r}"]
-    if any(path == forbidden or path.startswith(forbidden + "/") for forbidden in _FORBIDDEN_DIRS):
-        return [f"{name}: {path!r} is in a kernel filesystem ({', '.join(_FORBIDDEN_DIRS)})"]
-    return []
+def checked_options(options, name=str):
+    """The swapfile module's options (path, size, priority, max_disk_use_percent) checked and converted.
 
-
-def role_input_errors(inputs):
-    """Every problem in the inputs of the hostcare.vps.swap role (keys without the hostcare_swap_ prefix).
-
-    Returns a list of messages, each starting with the role variable it is about; empty when all is well.
-    Keys that are absent are not checked (the role passes all of them).
+    Returns ({option: value as the module uses it: int bytes, int priority and percent}, [one message per problem]).
+    ``name`` maps an option to the name the user wrote (the swap role's variables). Absent options are not checked;
+    ``size`` may be ``auto`` (kept as is) or None (state absent); ``priority`` may be None. Numbers are checked here,
+    not by ansible-core's int type, which crashes on inf and takes Unicode digits.
     """
-    errors = []
+    checked, errors = dict(options), []
+    if "path" in options:
+        _collect(errors, checked, "path", name("path"), swap_path, options["path"])
+    if options.get("size") is not None and not is_auto(options["size"]):
+        _collect(errors, checked, "size", name("size"), lambda option, value: parse_swap_size(value, option),
+                 options["size"])
+    if options.get("priority") is not None:
+        _collect(errors, checked, "priority", name("priority"), integer, options["priority"], 0, MAX_PRIORITY)
+    if "max_disk_use_percent" in options:
+        _collect(errors, checked, "max_disk_use_percent", name("max_disk_use_percent"), integer,
+                 options["max_disk_use_percent"], 1, 100)
+    return checked, errors
 
-    def name(key):
-        return ROLE_INPUT_PREFIX + key
 
-    if "state" in inputs and inputs["state"] not in ("present", "absent"):
-        errors.append(f"{name('state')}: must be present or absent, got {inputs['state']!r}")
-    if "file" in inputs:
-        errors.extend(check_swap_path(inputs["file"], name("file")))
-    if "size" in inputs:
-        size = inputs["size"]
-        if not (isinstance(size, str) and size.strip().lower() == "auto"):
-            try:
-                parse_swap_size(size, name("size"))
-            except SizeError as error:
-                errors.append(f"{error}; or auto for the collection's recommendation")
-    if "swappiness" in inputs:
-        _check_range(errors, name("swappiness"), inputs["swappiness"], 0, 100, True,
-                     " (above 100 the kernel prefers swapping to dropping file cache; null leaves it alone)")
-    if "vfs_cache_pressure" in inputs:
-        _check_range(errors, name("vfs_cache_pressure"), inputs["vfs_cache_pressure"], 1, 1000, True,
-                     " (0 never frees dentry and inode caches and leads to OOM; null leaves it alone)")
-    if "priority" in inputs:
-        _check_range(errors, name("priority"), inputs["priority"], 0, 32767, True, " (null lets the kernel choose)")
-    if "max_disk_use_percent" in inputs:
-        _check_range(errors, name("max_disk_use_percent"), inputs["max_disk_use_percent"], 1, 100, False)
-    if "allow_resize" in inputs:
-        value = inputs["allow_resize"]
-        if not isinstance(value, bool) and str(value).strip().lower() not in _BOOL_WORDS:
-            errors.append(f"{name('allow_resize')}: expected a boolean, got {value!r}")
+def option_errors(options, name=str):
+    """The problems of checked_options, one message each."""
+    return checked_options(options, name)[1]
+
+
+# The swap role's variables that are the swapfile module's options.
+ROLE_OPTIONS = {"file": "path", "size": "size", "priority": "priority", "max_disk_use_percent": "max_disk_use_percent"}
+
+
+def role_input_errors(values):
+    """Every problem in the values of the hostcare.vps.swap role ({hostcare_swap_<name>: value}), one message each.
+
+    The module's options are checked by option_errors (the module runs the same check); the sysctls here. Absent
+    variables are not checked.
+    """
+    inputs = {key[len(ROLE_INPUT_PREFIX):]: value for key, value in values.items() if key.startswith(ROLE_INPUT_PREFIX)}
+    options = {option: inputs[key] for key, option in ROLE_OPTIONS.items() if key in inputs}
+    role_names = {option: ROLE_INPUT_PREFIX + key for key, option in ROLE_OPTIONS.items()}
+    errors = option_errors(options, role_names.get)
+    checked = {}
+    if inputs.get("swappiness") is not None:
+        _collect(errors, checked, "swappiness", ROLE_INPUT_PREFIX + "swappiness", integer, inputs["swappiness"], 0, 100)
+    if inputs.get("vfs_cache_pressure") is not None:
+        # 0 never frees dentry and inode caches and leads to OOM
+        _collect(errors, checked, "vfs_cache_pressure", ROLE_INPUT_PREFIX + "vfs_cache_pressure", integer,
+                 inputs["vfs_cache_pressure"], 1, 1000)
     if "sysctl_file" in inputs:
-        path = inputs["sysctl_file"]
-        problems = check_swap_path(path, name("sysctl_file"))
-        if problems:
-            errors.extend(problems)
-        elif posixpath.dirname(path) != "/etc/sysctl.d" or not path.endswith(".conf"):
-            errors.append(f"{name('sysctl_file')}: must be a *.conf file directly in /etc/sysctl.d "
-                          f"(systemd-sysctl reads only those; Debian 13 no longer reads /etc/sysctl.conf), got {path!r}")
+        _collect(errors, checked, "sysctl_file", ROLE_INPUT_PREFIX + "sysctl_file", sysctl_path, inputs["sysctl_file"])
     return errors
+
+
+def sysctl_path(option, value):
+    """A *.conf file directly in /etc/sysctl.d (systemd-sysctl reads only those; Debian 13 no longer reads
+    /etc/sysctl.conf)."""
+    swap_path(option, value)
+    if posixpath.dirname(value) != SYSCTL_DIR or not value.endswith(".conf"):
+        raise OptionError(f"{option}: must be a *.conf file directly in {SYSCTL_DIR} (systemd-sysctl reads only those; "
+                          f"Debian 13 no longer reads /etc/sysctl.conf), got {value!r}")
+    return value
+
+
+def auto_swap_size(ram_bytes, fs, current_bytes, max_use_percent, directory):
+    """The size of ``size: auto``: the collection's recommendation for ``ram_bytes`` of RAM (the audit's), limited to
+    what fits on the filesystem ``fs`` of ``directory`` by the audit's rule (fit_swap_to_disk).
+
+    ``current_bytes``, the blocks of the swap file there now, count as free, so that a second run gives the same
+    answer. Returns (bytes, reason); raises SwapPlanError when RAM is unknown or nothing fits.
+    """
+    if not ram_bytes:
+        raise SwapPlanError("size auto needs the RAM size (MemTotal in /proc/meminfo), which is unknown here: give an "
+                            "explicit size. Nothing was changed.")
+    wanted = recommend_swap_bytes(ram_bytes)
+    fit = fit_swap_to_disk(wanted, fs["available_bytes"] + current_bytes,
+                           used_bytes=max(0, fs["used_bytes"] - current_bytes), mount=directory,
+                           max_use_percent=max_use_percent)
+    if fit["bytes"] <= 0:
+        raise SwapPlanError(
+            f"there is no room for swap in {directory}: {fit['reason']}. Size auto must leave the filesystem at most "
+            f"{max_use_percent}% used (max_disk_use_percent) and, when space is short, takes at most a quarter of the "
+            f"free space, in steps of {format_size(SWAP_ROUND_BYTES)}. Free disk space, give an explicit size or "
+            f"choose another file. Nothing was changed.")
+    return fit["bytes"], fit["reason"]
 
 
 # --- what the host looks like --------------------------------------------------------------------

@@ -21,13 +21,14 @@ description:
     hosts where swapon is not permitted (LXC, OpenVZ, Docker without C(CAP_SYS_ADMIN) and
     C(seccomp=unconfined)), a size that would fill the filesystem above O(max_disk_use_percent), and an
     existing file without a swap signature (it may hold data).
-  - The C(hostcare.vps.swap) role wraps this module with input checks, C(size=auto) and the swap sysctls.
+  - Every option is checked before anything is read or changed; a bad value fails with a message naming it.
+  - The C(hostcare.vps.swap) role wraps this module with the swap sysctls.
 author:
   - hostcare.vps contributors (@hostcare)
 options:
   path:
     description:
-      - Absolute path of the swap file. Its directory must exist.
+      - Absolute, normalised path of the swap file, not under C(/proc), C(/sys) or C(/dev). Its directory must exist.
     type: path
     required: true
   state:
@@ -40,18 +41,25 @@ options:
   size:
     description:
       - Size of the swap file, as bytes or a size string such as V(512M), V(2G) or V(1.5GiB) (binary units; a
-        lowercase V(b), bits, is refused). At least 1 MiB. Rounded up to whole memory pages.
+        lowercase V(b), bits, is refused). 1 MiB to 1 PiB. Rounded up to whole memory pages.
+      - V(auto) is the collection's recommendation for the host's RAM (C(MemTotal)), the one the audit uses (2 x RAM
+        up to 2 GiB, 4 GiB up to 4 GiB, then as much as the RAM, at most 8 GiB, rounded up to 512 MiB), limited to
+        what fits on the filesystem (at most O(max_disk_use_percent) used after it and, when free space is short,
+        at most a quarter of the free space, rounded down to 512 MiB). The current swap file counts as free space,
+        so a second run gives the same size. Refused when nothing fits.
       - Required when O(state=present).
     type: str
   priority:
     description:
-      - Swap priority (V(0) to V(32767)), used by C(swapon -p) and written as C(pri=) in C(/etc/fstab).
+      - Swap priority, a whole number from V(0) to V(32767), used by C(swapon -p) and written as C(pri=) in
+        C(/etc/fstab).
       - Omitted, the kernel chooses. Changing it on an active file needs a swapoff, with the RAM check.
-    type: int
+    type: raw
   max_disk_use_percent:
     description:
-      - Refuse to create or grow the file when the filesystem would end above this use (computed as C(df) does).
-    type: int
+      - Refuse to create or grow the file when the filesystem would end above this use (computed as C(df) does),
+        a whole number from V(1) to V(100).
+    type: raw
     default: 90
   allow_resize:
     description:
@@ -80,6 +88,11 @@ EXAMPLES = r"""
   hostcare.vps.swapfile:
     path: /swapfile
     size: 2G
+
+- name: Have the recommended swap for this host's RAM, as far as it fits on the disk
+  hostcare.vps.swapfile:
+    path: /swapfile
+    size: auto
 
 - name: Put a second swap file on the data disk, used before the first one
   hostcare.vps.swapfile:
@@ -110,6 +123,11 @@ size_bytes:
   returned: always
   type: int
   sample: 2147483648
+size_reason:
+  description: With O(size=auto), how the size was chosen (the recommendation and what fits on the disk); V(null) otherwise.
+  returned: always
+  type: str
+  sample: 2.0 GiB fits on /srv (40.0 GiB free) and leaves it under 90% use
 previous_size_bytes:
   description: Size of the file before the run; V(null) when it did not exist.
   returned: always
@@ -170,15 +188,16 @@ from ansible_collections.hostcare.vps.plugins.module_utils._files import write_a
 from ansible_collections.hostcare.vps.plugins.module_utils._memory import parse_meminfo, parse_proc_swaps
 from ansible_collections.hostcare.vps.plugins.module_utils._swapfile import (
     SwapPlanError,
-    check_swap_path,
+    auto_swap_size,
     find_mount,
     find_swap_area,
     fstab_line,
     has_swap_signature,
-    parse_swap_size,
+    is_auto,
+    checked_options,
     plan_swapfile,
 )
-from ansible_collections.hostcare.vps.plugins.module_utils._units import SizeError, format_size
+from ansible_collections.hostcare.vps.plugins.module_utils._units import format_size
 
 FSTAB = "/etc/fstab"
 PROC_SWAPS = "/proc/swaps"
@@ -250,7 +269,9 @@ def observe(path):
         observed["fs"] = filesystem_usage(os.statvfs(directory))
     else:
         observed["mount"] = observed["fstype"] = observed["fs"] = None
-    observed["mem_available"] = parse_meminfo(_read(PROC_MEMINFO)).get("MemAvailable")
+    meminfo = parse_meminfo(_read(PROC_MEMINFO))
+    observed["mem_available"] = meminfo.get("MemAvailable")
+    observed["mem_total"] = meminfo.get("MemTotal")
     observed["swap_permitted"], observed["permission_error"] = probe_swap_permission()
     return observed
 
@@ -401,8 +422,8 @@ ARGUMENT_SPEC = {
     "path": {"type": "path", "required": True},
     "state": {"type": "str", "choices": ["present", "absent"], "default": "present"},
     "size": {"type": "str"},
-    "priority": {"type": "int"},
-    "max_disk_use_percent": {"type": "int", "default": 90},
+    "priority": {"type": "raw"},
+    "max_disk_use_percent": {"type": "raw", "default": 90},
     "allow_resize": {"type": "bool", "default": True},
 }
 
@@ -413,29 +434,29 @@ def main():
         required_if=[("state", "present", ("size",))],
         supports_check_mode=True,
     )
-    params = module.params
+    params, problems = checked_options(module.params)
     path, state, priority = params["path"], params["state"], params["priority"]
-    problems = check_swap_path(path)
-    if priority is not None and not 0 <= priority <= 32767:
-        problems.append(f"priority: must be between 0 and 32767, got {priority}")
-    if not 1 <= params["max_disk_use_percent"] <= 100:
-        problems.append(f"max_disk_use_percent: must be between 1 and 100, got {params['max_disk_use_percent']}")
-    size = None
-    if state == "present":
-        try:
-            size = parse_swap_size(params["size"])
-        except SizeError as error:
-            problems.append(str(error))
     if problems:
-        module.fail_json(msg="hostcare.vps.swapfile: " + "; ".join(problems))
+        module.fail_json(msg="hostcare.vps.swapfile: " + "; ".join(problems) + ". Nothing was changed.",
+                         problems=problems)
 
-    observed = observe(path)
+    try:
+        observed = observe(path)
+    except OSError as error:  # an unreadable file or directory on the way
+        module.fail_json(msg=f"hostcare.vps.swapfile: cannot look at {path}: {error}. Nothing was changed.", path=path)
     if not observed["directory_exists"] and state == "present":
         module.fail_json(msg=f"hostcare.vps.swapfile: the directory {observed['directory']} of {path} does not exist. "
                              f"Nothing was changed.")
-    wanted = {"state": state, "size": size, "priority": priority,
-              "max_disk_use_percent": params["max_disk_use_percent"], "allow_resize": params["allow_resize"]}
+    size, size_reason = None, None
     try:
+        if state == "present" and is_auto(params["size"]):
+            current = observed["file"]["allocated"] if observed["file"] and observed["file"]["regular"] else 0
+            size, size_reason = auto_swap_size(observed["mem_total"], observed["fs"], current,
+                                               params["max_disk_use_percent"], observed["directory"])
+        elif state == "present":
+            size = params["size"]
+        wanted = {"state": state, "size": size, "priority": priority,
+                  "max_disk_use_percent": params["max_disk_use_percent"], "allow_resize": params["allow_resize"]}
         plan = plan_swapfile(observed, wanted)
     except SwapPlanError as error:
         module.fail_json(msg=f"hostcare.vps.swapfile: {error}", path=path)
@@ -481,6 +502,7 @@ def main():
         "path": path,
         "state": state,
         "size_bytes": plan["size"],
+        "size_reason": size_reason,
         "previous_size_bytes": info["size"] if info else None,
         "active": active,
         "priority": active_priority,

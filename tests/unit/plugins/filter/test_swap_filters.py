@@ -9,18 +9,12 @@ import pytest
 import yaml
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.hostcare.vps.plugins.filter.swap import (
-    ROLE_INPUT_KEYS,
-    FilterModule,
-    swap_input_errors,
-    swap_size,
-)
-from ansible_collections.hostcare.vps.plugins.plugin_utils._swap_sizing import fit_swap_to_disk, recommend_swap_bytes
+from ansible_collections.hostcare.vps.plugins.filter.swap import FilterModule, swap_size
+from ansible_collections.hostcare.vps.plugins.module_utils._swap_sizing import fit_swap_to_disk, recommend_swap_bytes
 
 MIB = 1024 ** 2
 GIB = 1024 ** 3
 FILTER_DIR = os.path.join(os.path.dirname(__file__), "..", "..", "..", "..", "plugins", "filter")
-ROLE_DIR = os.path.join(os.path.dirname(__file__), "..", "..", "..", "..", "roles", "swap")
 
 
 @pytest.mark.parametrize("size, expected", [
@@ -94,41 +88,9 @@ def test_swap_size_errors_name_the_bad_argument(size, kwargs, message):
     assert str(error.value).startswith(message)
 
 
-def test_swap_input_errors():
-    assert swap_input_errors({"size": "auto", "swappiness": 10}) == []
-    errors = swap_input_errors({"size": "2Gb", "swappiness": 101})
-    assert errors[0].startswith("hostcare_swap_size: '2Gb' is not a valid size")
-    assert errors[1].startswith("hostcare_swap_swappiness: must be between 0 and 100")
-
-
-@pytest.mark.parametrize("inputs, message", [
-    (["size"], "hostcare.vps.swap_input_errors: expected a dict"),
-    ({"sise": "2G", "swapiness": 1}, "hostcare.vps.swap_input_errors: unknown key(s) sise, swapiness"),
-])
-def test_swap_input_errors_refuses_bad_input(inputs, message):
-    with pytest.raises(AnsibleFilterError) as error:
-        swap_input_errors(inputs)
-    assert str(error.value).startswith(message)
-
-
-def test_role_passes_exactly_the_checked_keys():
-    with open(os.path.join(ROLE_DIR, "meta", "argument_specs.yml"), encoding="utf-8") as handle:
-        options = yaml.safe_load(handle)["argument_specs"]["main"]["options"]
-    assert sorted(options) == sorted("hostcare_swap_" + key for key in ROLE_INPUT_KEYS)
-    with open(os.path.join(ROLE_DIR, "defaults", "main.yml"), encoding="utf-8") as handle:
-        defaults = yaml.safe_load(handle)
-    assert sorted(defaults) == sorted(options)
-    for name, spec in options.items():
-        if "default" in spec:
-            assert spec["default"] == defaults[name], name
-        else:  # documented in the description instead (null must stay allowed)
-            assert defaults[name] is None or f"V({defaults[name]})" in " ".join(spec["description"]), name
-    assert swap_input_errors({key[len("hostcare_swap_"):]: value for key, value in defaults.items()}) == []
-
-
 def test_filter_module_exports_documented_filters():
     filters = FilterModule().filters()
-    assert sorted(filters) == ["swap_input_errors", "swap_size"]
+    assert sorted(filters) == ["swap_size"]
     for name in filters:
         with open(os.path.join(FILTER_DIR, f"{name}.yml"), encoding="utf-8") as handle:
             docs = yaml.safe_load(handle)

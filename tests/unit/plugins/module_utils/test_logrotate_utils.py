@@ -30,13 +30,21 @@ def test_a_good_entry_has_no_errors():
     ({"name": "../x"}, "name='../x' must be"),
     ({"name": ""}, "name='' must be"),
     ({"paths": []}, "paths must be a non-empty list"),
-    ({"paths": ["log/app.log"]}, "paths: 'log/app.log' must be an absolute path"),
+    ({"paths": ["log/app.log"]}, "paths: must be an absolute path (starting with /), got 'log/app.log'"),
+    ({"paths": [""]}, "paths: must be an absolute path, got ''"),
+    ({"paths": ["/proc/self/*.log"]}, "paths: '/proc/self/*.log' is in a kernel filesystem"),
+    ({"paths": ["/var/log/../app.log"]}, "paths: must be a normalised path"),
     ({"paths": ['/var/log/"x"']}, "must be an absolute path or glob without quotes"),
     ({"frequency": "fortnightly"}, "frequency='fortnightly' must be one of: hourly, daily, weekly, monthly"),
-    ({"rotate": -1}, "rotate=-1 must be"),
-    ({"rotate": True}, "rotate=True must be"),
+    ({"rotate": -1}, "rotate: must be a whole number of rotated files to keep at least 0 and at most 10000, got -1"),
+    ({"rotate": True}, "rotate: must be a whole number of rotated files to keep at least 0 and at most 10000, got bool"),
+    ({"rotate": float("inf")}, "rotate: must be a whole number of rotated files to keep at least 0 and at most 10000, got inf"),
+    ({"rotate": "\u0661\u0664"}, "rotate: must be a whole number of rotated files to keep at least 0"),
+    ({"rotate": 1e300}, "rotate: must be a whole number of rotated files to keep at least 0 and at most 10000, got "),
     ({"size": "10X"}, "size='10X' must be bytes or a number with k, M or G"),
     ({"size": "10M", "maxsize": "1G"}, "set size, or maxsize/minsize, not both"),
+    ({"maxsize": "1000000000000000000000000000000"}, "maxsize='1000000000000000000000000000000' must be at most 1 PiB"),
+    ({"minsize": "1048577G"}, "minsize='1048577G' must be at most 1 PiB"),
     ({"copytruncate": True, "create_mode": "0640"}, "copytruncate and create_mode exclude each other"),
     ({"create_mode": "rw-r"}, "create_mode='rw-r' must be an octal mode"),
     ({"create_mode": "0640", "create_group": "adm"}, "create_group needs create_owner"),
@@ -188,3 +196,74 @@ def test_new_errors_ignores_the_errors_other_files_already_had():
     assert lr.new_errors(without, with_entry) == [
         "error: vendor:1 duplicate log entry for /srv/app.log", "error: found error in file vendor, skipping"]
     assert lr.new_errors(without, without) == []
+
+
+# --- a set of entries, and the role's variables ------------------------------------------------------------------
+
+@pytest.mark.parametrize("first, second, overlap", [
+    ("/var/log/app.log", "/var/log/app.log", True),
+    ("/var/log/*.log", "/var/log/app.log", True),
+    ("/var/log/app.log", "/var/log/*.log", True),
+    ("/var/log/ap?.log", "/var/log/app.log", True),
+    ("/var/log/[ab]pp.log", "/var/log/app.log", True),
+    ("/var/log/[!a]pp.log", "/var/log/app.log", False),
+    ("/var/log/*.log", "/var/log/app/app.log", False),  # * does not cross a directory, as in glob(3)
+    ("/var/log/*.log", "/var/log/app.txt", False),
+    ("/var/log/a.log", "/var/log/b.log", False),
+])
+def test_paths_overlap(first, second, overlap):
+    assert lr.paths_overlap(first, second) is overlap
+
+
+def test_entries_errors_fill_the_defaults_and_check_the_set():
+    assert lr.entries_errors([{"name": "a", "paths": ["/var/log/a.log"]}, {"name": "b", "paths": ["/var/log/b.log"]}]) == []
+    errors = lr.entries_errors([{"name": "a", "paths": ["/var/log/*.log"]},
+                                {"name": "b", "paths": ["/var/log/b.log"], "frequency": "hourly"},
+                                {"name": "c", "paths": ["/var/log/b.log"], "state": "absent"}])
+    assert errors == ["entries 'a' and 'b' name the same log (/var/log/*.log and /var/log/b.log): the daily and the "
+                      "hourly run would both rotate it (the hourly run has its own configuration, so logrotate cannot "
+                      "see the clash); name each log in one entry"]
+    assert lr.entries_errors([{"name": "a", "paths": ["/l/x.log"]}, {"name": "b", "paths": ["/l/x.log"]}])[0].endswith(
+        "logrotate rotates a log named twice only once, with one of the two entries, and reports an error; name each "
+        "log in one entry")
+    assert lr.entries_errors("x") == ["entries: must be a list of entries, got str"]
+    assert lr.entries_errors([["a"]]) == ["entries[0]: must be a dict with at least a name, got ['a']"]
+
+
+GOOD_ROLE = {
+    "hostcare_logrotate_entries": [{"name": "app", "paths": ["/var/www/app/log/*.log"]}],
+    "hostcare_logrotate_config_dir": "/etc/logrotate.d",
+    "hostcare_logrotate_hourly_config_dir": "/etc/logrotate.hourly.d",
+    "hostcare_logrotate_journald_system_max_use": "500M",
+    "hostcare_logrotate_journald_system_keep_free": "1.5G",
+    "hostcare_logrotate_journald_max_retention": "2weeks",
+    "hostcare_logrotate_journald_vacuum_size": None,
+    "hostcare_logrotate_docker_max_size": "10m",
+    "hostcare_logrotate_docker_max_file": 3,
+}
+
+
+def test_role_input_errors_accepts_good_values():
+    assert lr.role_input_errors(GOOD_ROLE) == []
+    assert lr.role_input_errors({}) == []
+
+
+@pytest.mark.parametrize("changes, message", [
+    ({"entries": [{"name": "a", "paths": ["/l/*.log"]}, {"name": "b", "paths": ["/l/b.log"]}]},
+     "hostcare_logrotate_entries: entries 'a' and 'b' name the same log"),
+    ({"entries": [{"name": "a", "paths": ["/l/a.log"]}, {"name": "a", "paths": ["/l/b.log"]}]},
+     "hostcare_logrotate_entries: entry 'a': the name is used by two entries"),
+    ({"entries": [{"name": "a.b", "paths": ["/l/a.log"]}]}, "hostcare_logrotate_entries: entry 'a.b': name='a.b' must be"),
+    ({"config_dir": "lr-rel.d"}, "hostcare_logrotate_config_dir: must be an absolute path (starting with /), got 'lr-rel.d'"),
+    ({"hourly_config_dir": "/proc/x"}, "hostcare_logrotate_hourly_config_dir: '/proc/x' is in a kernel filesystem"),
+    ({"journald_system_max_use": "500MB"}, "hostcare_logrotate_journald_system_max_use: must be a size as journald"),
+    ({"journald_system_keep_free": "inf"}, "hostcare_logrotate_journald_system_keep_free: must be a size as journald"),
+    ({"journald_vacuum_size": "99999999T"}, "hostcare_logrotate_journald_vacuum_size: must be a size between"),
+    ({"journald_max_retention": "forever"}, "hostcare_logrotate_journald_max_retention: must be a time span"),
+    ({"docker_max_size": "10"}, "hostcare_logrotate_docker_max_size='10' must be a size such as 10m"),
+    ({"docker_max_file": 0}, "hostcare_logrotate_docker_max_file=0 must be a whole number of files"),
+])
+def test_role_input_errors_name_the_variable(changes, message):
+    values = {**GOOD_ROLE, **{"hostcare_logrotate_" + key: value for key, value in changes.items()}}
+    errors = lr.role_input_errors(values)
+    assert len(errors) == 1 and errors[0].startswith(message), errors

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import copy
+import re
 
 import pytest
 
@@ -11,7 +12,7 @@ from ansible_collections.hostcare.vps.plugins.module_utils._swapfile import (
     MIB,
     SWAPOFF_RESERVE_BYTES,
     SwapPlanError,
-    check_swap_path,
+    auto_swap_size,
     disk_refusal,
     filesystem_refusal,
     find_mount,
@@ -21,14 +22,18 @@ from ansible_collections.hostcare.vps.plugins.module_utils._swapfile import (
     fstab_lines_for,
     fstab_unescape,
     has_swap_signature,
+    option_errors,
     parse_swap_size,
     plan_swapfile,
     role_input_errors,
     round_to_pages,
+    swap_path,
     swapoff_refusal,
     update_fstab,
 )
+from ansible_collections.hostcare.vps.plugins.module_utils._swap_sizing import fit_swap_to_disk, recommend_swap_bytes
 from ansible_collections.hostcare.vps.plugins.module_utils._units import SizeError
+from ansible_collections.hostcare.vps.plugins.module_utils._validate import OptionError
 
 GIB = 1024 * MIB
 
@@ -72,9 +77,10 @@ def test_parse_swap_size_refuses(value, message):
 
 
 GOOD_INPUTS = {
-    "state": "present", "file": "/swapfile", "size": "auto", "swappiness": 10, "vfs_cache_pressure": 50,
-    "priority": None, "max_disk_use_percent": 90, "allow_resize": True,
-    "sysctl_file": "/etc/sysctl.d/60-hostcare-swap.conf",
+    "hostcare_swap_state": "present", "hostcare_swap_file": "/swapfile", "hostcare_swap_size": "auto",
+    "hostcare_swap_swappiness": 10, "hostcare_swap_vfs_cache_pressure": 50, "hostcare_swap_priority": None,
+    "hostcare_swap_max_disk_use_percent": 90, "hostcare_swap_allow_resize": True,
+    "hostcare_swap_sysctl_file": "/etc/sysctl.d/60-hostcare-swap.conf",
 }
 
 
@@ -89,67 +95,110 @@ GOOD_INPUTS = {
     {"priority": 0},
     {"priority": 32767},
     {"max_disk_use_percent": 100},
-    {"allow_resize": "no"},
     {"state": "absent"},
     {"file": "/srv/data/swap file"},
 ])
 def test_role_input_errors_accepts(changes):
-    assert role_input_errors({**GOOD_INPUTS, **changes}) == []
+    assert role_input_errors({**GOOD_INPUTS, **{"hostcare_swap_" + key: value for key, value in changes.items()}}) == []
 
 
+# Types and choices (hostcare_swap_state: started, hostcare_swap_allow_resize: maybe) are refused by the role's
+# argument spec, before this check runs.
 @pytest.mark.parametrize("changes, message", [
     ({"size": "2Gb"}, "hostcare_swap_size: '2Gb' is not a valid size"),
     ({"size": "-1"}, "hostcare_swap_size: '-1' is not a valid size"),
     ({"size": "abc"}, "hostcare_swap_size: 'abc' is not a valid size"),
     ({"size": "0"}, "hostcare_swap_size: '0' is too small"),
-    ({"swappiness": 101}, "hostcare_swap_swappiness: must be between 0 and 100"),
-    ({"swappiness": -1}, "hostcare_swap_swappiness: must be between 0 and 100"),
-    ({"swappiness": "high"}, "hostcare_swap_swappiness: expected an integer, got 'high'"),
-    ({"swappiness": True}, "hostcare_swap_swappiness: expected an integer"),
-    ({"vfs_cache_pressure": 0}, "hostcare_swap_vfs_cache_pressure: must be between 1 and 1000"),
-    ({"priority": -1}, "hostcare_swap_priority: must be between 0 and 32767"),
-    ({"priority": 32768}, "hostcare_swap_priority: must be between 0 and 32767"),
-    ({"max_disk_use_percent": 0}, "hostcare_swap_max_disk_use_percent: must be between 1 and 100"),
-    ({"max_disk_use_percent": 101}, "hostcare_swap_max_disk_use_percent: must be between 1 and 100"),
-    ({"max_disk_use_percent": None}, "hostcare_swap_max_disk_use_percent: a value is required"),
-    ({"allow_resize": "maybe"}, "hostcare_swap_allow_resize: expected a boolean"),
-    ({"state": "started"}, "hostcare_swap_state: must be present or absent"),
+    ({"size": float("inf")}, "hostcare_swap_size: must be a finite non-negative number of bytes, got inf"),
+    ({"size": "2P"}, "hostcare_swap_size: must be a size between 0 B and 1024.0 TiB, got '2P'"),
+    ({"swappiness": 101}, "hostcare_swap_swappiness: must be a whole number at least 0 and at most 100, got 101"),
+    ({"swappiness": -1}, "hostcare_swap_swappiness: must be a whole number at least 0 and at most 100, got -1"),
+    ({"swappiness": "high"}, "hostcare_swap_swappiness: must be a whole number at least 0 and at most 100, got 'high'"),
+    ({"swappiness": True}, "hostcare_swap_swappiness: must be a whole number at least 0 and at most 100, got bool"),
+    ({"swappiness": float("nan")}, "hostcare_swap_swappiness: must be a whole number at least 0 and at most 100, got nan"),
+    ({"vfs_cache_pressure": 0}, "hostcare_swap_vfs_cache_pressure: must be a whole number at least 1 and at most 1000"),
+    ({"priority": -1}, "hostcare_swap_priority: must be a whole number at least 0 and at most 32767, got -1"),
+    ({"priority": 32768}, "hostcare_swap_priority: must be a whole number at least 0 and at most 32767, got 32768"),
+    ({"max_disk_use_percent": 0}, "hostcare_swap_max_disk_use_percent: must be a whole number at least 1 and at most 100"),
+    ({"max_disk_use_percent": 101}, "hostcare_swap_max_disk_use_percent: must be a whole number at least 1 and at most 100"),
+    ({"max_disk_use_percent": None}, "hostcare_swap_max_disk_use_percent: must be a whole number at least 1 and at most 100"),
     ({"file": "swapfile"}, "hostcare_swap_file: must be an absolute path"),
+    ({"file": ""}, "hostcare_swap_file: must be an absolute path"),
+    ({"file": "/proc/swapfile"}, "hostcare_swap_file: '/proc/swapfile' is in a kernel filesystem"),
     ({"sysctl_file": "/etc/sysctl.conf"}, "hostcare_swap_sysctl_file: must be a *.conf file directly in /etc/sysctl.d"),
     ({"sysctl_file": "/etc/sysctl.d/swap"}, "hostcare_swap_sysctl_file: must be a *.conf file"),
+    ({"sysctl_file": "sysctl.d/60.conf"}, "hostcare_swap_sysctl_file: must be an absolute path"),
 ])
 def test_role_input_errors_refuses(changes, message):
-    errors = role_input_errors({**GOOD_INPUTS, **changes})
+    errors = role_input_errors({**GOOD_INPUTS, **{"hostcare_swap_" + key: value for key, value in changes.items()}})
     assert len(errors) == 1
     assert errors[0].startswith(message)
 
 
 def test_role_input_errors_reports_every_problem_and_skips_absent_keys():
-    errors = role_input_errors({"size": "2Gb", "swappiness": 101})
+    errors = role_input_errors({"hostcare_swap_size": "2Gb", "hostcare_swap_swappiness": 101})
     assert [error.split(":")[0] for error in errors] == ["hostcare_swap_size", "hostcare_swap_swappiness"]
     assert role_input_errors({}) == []
+
+
+def test_the_module_and_the_role_run_the_same_check():
+    module_errors = option_errors({"path": "rel", "size": "2Gb", "priority": 40000, "max_disk_use_percent": 0})
+    role_errors = role_input_errors({"hostcare_swap_file": "rel", "hostcare_swap_size": "2Gb",
+                                     "hostcare_swap_priority": 40000, "hostcare_swap_max_disk_use_percent": 0})
+    assert [error.split(": ", 1)[1] for error in module_errors] == [error.split(": ", 1)[1] for error in role_errors]
+    assert [error.split(":")[0] for error in module_errors] == ["path", "size", "priority", "max_disk_use_percent"]
+    assert option_errors({"path": "/swapfile", "size": None, "priority": None, "max_disk_use_percent": 90}) == []
 
 
 @pytest.mark.parametrize("path, message", [
     ("/swapfile", None),
     ("/srv/swap/swap file", None),
-    ("", "expected an absolute file path"),
-    (None, "expected an absolute file path"),
+    ("", "must be an absolute path"),
+    (None, "must be an absolute path"),
     ("swapfile", "must be an absolute path"),
-    ("/srv/swap/", "must be a normalised file path"),
-    ("/srv/../swapfile", "must be a normalised file path"),
-    ("/srv//swapfile", "must be a normalised file path"),
-    ("/", "must be a normalised file path"),
+    ("/srv/swap/", "must be a file path, without a trailing slash"),
+    ("/srv/../swapfile", "must be a normalised path"),
+    ("/srv//swapfile", "must be a normalised path"),
+    ("/", "must not be the root directory"),
     ("/swap\nfile", "must not contain control characters"),
     ("/proc/swapfile", "is in a kernel filesystem"),
     ("/dev/sda2", "is in a kernel filesystem"),
 ])
-def test_check_swap_path(path, message):
-    problems = check_swap_path(path, "file")
+def test_swap_path(path, message):
     if message is None:
-        assert problems == []
+        assert swap_path("file", path) == path
     else:
-        assert len(problems) == 1 and message in problems[0]
+        with pytest.raises(OptionError, match=re.escape(message)):
+            swap_path("file", path)
+
+
+# --- size auto -----------------------------------------------------------------------------------
+
+def test_auto_swap_size_is_the_audit_recommendation_fitted_to_the_disk():
+    fs = {"available_bytes": 100 * GIB, "used_bytes": 10 * GIB}
+    assert auto_swap_size(3 * GIB, fs, 0, 90, "/srv")[0] == recommend_swap_bytes(3 * GIB) == 4 * GIB
+    tight = {"available_bytes": 8 * GIB, "used_bytes": 10 * GIB}
+    size, reason = auto_swap_size(24 * GIB, tight, 0, 90, "/srv")
+    assert size == fit_swap_to_disk(8 * GIB, 8 * GIB, used_bytes=10 * GIB)["bytes"] == 2 * GIB
+    assert "/srv" in reason
+
+
+def test_auto_swap_size_counts_the_current_file_as_free():
+    """After the first run the file's blocks are used; the second run must name the same size."""
+    before = {"available_bytes": 8 * GIB, "used_bytes": 10 * GIB}
+    first = auto_swap_size(24 * GIB, before, 0, 90, "/srv")[0]
+    after = {"available_bytes": before["available_bytes"] - first, "used_bytes": before["used_bytes"] + first}
+    assert auto_swap_size(24 * GIB, after, first, 90, "/srv")[0] == first
+
+
+@pytest.mark.parametrize("ram, fs, message", [
+    (None, {"available_bytes": GIB, "used_bytes": GIB}, "size auto needs the RAM size"),
+    (GIB, {"available_bytes": GIB, "used_bytes": 0}, "there is no room for swap in /srv/small: no swap file fits"),
+    (GIB, {"available_bytes": 10 * GIB, "used_bytes": 90 * GIB}, "there is no room for swap in /srv/small"),
+])
+def test_auto_swap_size_refuses_when_nothing_fits(ram, fs, message):
+    with pytest.raises(SwapPlanError, match=re.escape(message)):
+        auto_swap_size(ram, fs, 0, 90, "/srv/small")
 
 
 # --- host ----------------------------------------------------------------------------------------

@@ -15,6 +15,9 @@ import yaml
 
 from ansible.module_utils import basic
 
+from ansible_collections.hostcare.vps.plugins.module_utils._disk import filesystem_usage
+from ansible_collections.hostcare.vps.plugins.module_utils._swap_sizing import recommend_swap_bytes
+from ansible_collections.hostcare.vps.plugins.module_utils._swapfile import auto_swap_size
 from ansible_collections.hostcare.vps.plugins.modules import swapfile
 from ansible_collections.hostcare.vps.tests.unit.plugins.modules.module_runner import run_module
 
@@ -316,8 +319,19 @@ def test_absent_removes_only_this_swap(capsys, host):
     ({"size": "2Gb"}, "size: '2Gb' is not a valid size"),
     ({"size": "-1"}, "size: '-1' is not a valid size"),
     ({"size": "100K"}, "too small"),
-    ({"size": "2M", "priority": 40000}, "priority: must be between 0 and 32767"),
-    ({"size": "2M", "max_disk_use_percent": 0}, "max_disk_use_percent: must be between 1 and 100"),
+    ({"size": "2M", "priority": 40000}, "priority: must be a whole number at least 0 and at most 32767, got 40000"),
+    ({"size": "2M", "priority": -1}, "priority: must be a whole number at least 0 and at most 32767, got -1"),
+    ({"size": "2M", "max_disk_use_percent": 0}, "max_disk_use_percent: must be a whole number at least 1 and at most 100"),
+    ({"size": "2M", "max_disk_use_percent": 101}, "max_disk_use_percent: must be a whole number at least 1 and at most 100"),
+    ({"size": "inf"}, "size: 'inf' is not a valid size"),
+    ({"size": "nan"}, "size: 'nan' is not a valid size"),
+    ({"size": "1e300"}, "size: '1e300' is not a valid size"),
+    ({"size": "2P"}, "size: must be a size between 0 B and 1024.0 TiB, got '2P'"),
+    ({"size": "\u0661\u0662M"}, "is not a valid size"),
+    ({"size": "2M", "priority": float("inf")}, "priority: must be a whole number at least 0 and at most 32767, got inf"),
+    ({"size": "2M", "priority": "\u0665"}, "priority: must be a whole number at least 0 and at most 32767"),
+    ({"size": "2M", "max_disk_use_percent": float("nan")}, "max_disk_use_percent: must be a whole number at least 1 and at most 100, got nan"),
+    ({"size": "2M", "max_disk_use_percent": "1e300"}, "max_disk_use_percent: must be a whole number at least 1 and at most 100"),
     ({}, "state is present but all of the following are missing: size"),
 ])
 def test_bad_arguments_fail_before_looking_at_the_host(capsys, host, args, message):
@@ -325,6 +339,59 @@ def test_bad_arguments_fail_before_looking_at_the_host(capsys, host, args, messa
     assert code == 1
     assert message in result["msg"]
     assert host.commands == []
+
+
+@pytest.mark.parametrize("path, message", [
+    ("swapfile", "path: must be an absolute path (starting with /), got 'swapfile'"),
+    ("", "path: must be an absolute path, got ''"),
+    ("/proc/swapfile", "path: '/proc/swapfile' is in a kernel filesystem"),
+    ("/sys/swapfile", "path: '/sys/swapfile' is in a kernel filesystem"),
+    ("/dev/shm/swapfile", "path: '/dev/shm/swapfile' is in a kernel filesystem"),
+    ("/", "path: must not be the root directory"),
+    ("/srv/../swapfile", "path: must be a normalised path"),
+    ("/srv/swap/", "path: must be a file path, without a trailing slash"),
+    ("/swap\nfile", "path: must not contain control characters"),
+])
+@pytest.mark.parametrize("state", ["present", "absent"])
+def test_bad_paths_are_refused_before_looking_at_the_host(capsys, host, path, message, state):
+    """Relative, empty and /proc paths crashed the writers: now a message naming the option, nothing touched."""
+    before = snapshot(host)
+    code, result = run(capsys, {"path": path, "size": "2M", "state": state})
+    assert code == 1
+    assert message in result["msg"] and result["msg"].endswith("Nothing was changed.")
+    assert "Traceback" not in result.get("exception", "")
+    assert snapshot(host) == before and host.commands == []
+
+
+def test_size_auto_is_sized_by_the_module_with_the_one_rule(capsys, host):
+    """The RAM (MemTotal) and the filesystem of the file, read by the module, through the audit's computation."""
+    host.write(host.meminfo, f"MemTotal: {3 * 1024 * 1024} kB\nMemAvailable: {2 * 1024 * 1024} kB\n")
+    before = snapshot(host)
+    code, result = run(capsys, {"path": host.path, "size": "auto", "_ansible_check_mode": True})
+    assert code == 0, result
+    fs = filesystem_usage(os.statvfs(host.dir))
+    expected, reason = auto_swap_size(3 * 1024 * MIB, fs, 0, 100, host.dir)
+    assert expected == min(recommend_swap_bytes(3 * 1024 * MIB), expected) and expected > 0
+    assert result["size_bytes"] == expected and result["size_reason"] == reason
+    assert result["actions"] == ["create", "swapon", "fstab"]
+    assert snapshot(host) == before and host.commands == []
+
+
+def test_size_auto_counts_the_current_file_and_is_idempotent(capsys, host):
+    host.write(host.meminfo, "MemTotal: 204800 kB\nMemAvailable: 204800 kB\n")  # 200 MiB of RAM: 400 MiB -> 512 MiB
+    code, result = run(capsys, {"path": host.path, "size": "auto"})
+    assert code == 0 and result["changed"] is True and result["size_bytes"] == 512 * MIB, result
+    code, result = run(capsys, {"path": host.path, "size": "auto"})
+    assert code == 0, result
+    assert result["changed"] is False and result["size_bytes"] == 512 * MIB
+
+
+def test_size_auto_refuses_when_nothing_fits(capsys, host):
+    before = snapshot(host)
+    code, result = run(capsys, {"path": host.path, "size": "auto", "max_disk_use_percent": 1})
+    assert code == 1
+    assert f"there is no room for swap in {host.dir}" in result["msg"] and "Nothing was changed." in result["msg"]
+    assert snapshot(host) == before and host.commands == []
 
 
 def test_relative_path_and_missing_directory(capsys, host):
@@ -352,6 +419,6 @@ def test_documentation_matches_argument_spec():
         assert options[name].get("choices") == spec.get("choices"), name
         assert options[name].get("required", False) == spec.get("required", False), name
     returned = yaml.safe_load(swapfile.RETURN)
-    assert sorted(returned) == sorted(["path", "state", "size_bytes", "previous_size_bytes", "active", "priority",
+    assert sorted(returned) == sorted(["path", "state", "size_bytes", "size_reason", "previous_size_bytes", "active", "priority",
                                        "actions", "method", "filesystem", "fstab_line"])
     yaml.safe_load(swapfile.EXAMPLES)
