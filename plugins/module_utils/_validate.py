@@ -77,6 +77,7 @@ def number(option, value, minimum=None, maximum=None, exclusive_minimum=False, i
             raise OptionError(f"{option}: {allowed}, got {value!r}")
         text = value.strip()
         value = int(text) if re.match(r"^[+-]?\d+$", text, re.ASCII) else float(text)
+    shown = value  # 1e300 is shown as given, not as its 301 digits
     if isinstance(value, float):
         if not math.isfinite(value):
             raise OptionError(f"{option}: {allowed}, {_got(value)}")
@@ -87,7 +88,7 @@ def number(option, value, minimum=None, maximum=None, exclusive_minimum=False, i
     too_low = minimum is not None and (value <= minimum if exclusive_minimum else value < minimum)
     too_high = maximum is not None and value > maximum
     if too_low or too_high:
-        raise OptionError(f"{option}: {allowed}, {_got(value)}")
+        raise OptionError(f"{option}: {allowed}, {_got(shown)}")
     return value
 
 

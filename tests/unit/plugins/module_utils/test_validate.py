@@ -93,3 +93,8 @@ def test_choice():
     assert validate.choice("state", "present", ("present", "absent")) == "present"
     with pytest.raises(validate.OptionError, match="^state: must be one of present, absent, got 'gone'$"):
         validate.choice("state", "gone", ("present", "absent"))
+
+
+def test_a_huge_whole_float_is_shown_as_given_not_as_its_digits():
+    with pytest.raises(validate.OptionError, match=r"^timeout: must be a whole number of seconds at least 1 and at most 3600, got 1e\+300$"):
+        validate.number("timeout", 1e300, minimum=1, maximum=3600, integer=True, unit="seconds")
