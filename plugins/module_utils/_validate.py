@@ -153,6 +153,25 @@ def absolute_path(option, value, written=True):
     return value
 
 
+_VERSION_RE = re.compile(r"^\s*(\d{1,6}(?:\.\d{1,6}){0,3})\s*$", re.ASCII)
+
+
+def version(option, value):
+    """A version such as "7.2" or "7.1.3" (also 7 or 7.2 as numbers) as a tuple of ints: (7, 1, 3).
+
+    Versions are strings: a YAML 7.10 is the number 7.1, so users should quote them.
+    """
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)) or (
+            isinstance(value, float) and not math.isfinite(value)):
+        match = None
+    else:
+        match = _VERSION_RE.match(str(value))
+    if not match:
+        raise OptionError(f"{option}: must be a version such as \"7.2\" or \"7.1.3\" (ASCII digits and dots; "
+                          f"quote it in YAML), {_got(value)}")
+    return tuple(int(part) for part in match.group(1).split("."))
+
+
 def ip_address(option, value):
     """An IPv4 or IPv6 address (no host names, no networks); returns it as given."""
     if not isinstance(value, str):

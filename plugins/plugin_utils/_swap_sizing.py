@@ -42,8 +42,8 @@ SWAP_MAX_DISK_FRACTION = 0.25
 
 
 def _check_bytes(value, name):
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or math.isnan(value):
-        raise ValueError(f"{name} must be a number of bytes, got {value!r}")
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise ValueError(f"{name} must be a number of bytes (finite), got {value!r}")
     if value < 0:
         raise ValueError(f"{name} must not be negative, got {value!r}")
     return int(value)
