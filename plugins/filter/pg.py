@@ -24,7 +24,7 @@ def _fail(name, message):
     raise AnsibleFilterError(f"hostcare.vps.{name}: {message}")
 
 
-def pg_tune(inputs, **unknown):
+def pg_tune(inputs, /, **unknown):
     """PGTune's postgresql.conf settings for a dedicated server described by ``inputs``."""
     refuse_unknown_arguments("pg_tune", unknown, ())
     if not isinstance(inputs, Mapping):
@@ -36,7 +36,7 @@ def pg_tune(inputs, **unknown):
     return None  # pragma: no cover - _fail raises
 
 
-def pg_diff(facts, recommendation=None, **unknown):
+def pg_diff(facts, /, recommendation=None, **unknown):
     """Compare the hostcare_postgres fact with a pg_tune result, setting by setting."""
     refuse_unknown_arguments("pg_diff", unknown, ("recommendation",))
     try:

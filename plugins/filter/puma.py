@@ -21,7 +21,7 @@ def _fail(message):
     raise AnsibleFilterError(f"hostcare.vps.puma_pool: {message}")
 
 
-def puma_pool(inputs, strict=False, **unknown):
+def puma_pool(inputs, /, strict=False, **unknown):
     """Puma workers/threads, DB pools and Sidekiq concurrency for one app, checked against PostgreSQL's connections."""
     refuse_unknown_arguments("puma_pool", unknown, ("strict",))
     if not isinstance(inputs, Mapping):

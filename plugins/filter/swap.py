@@ -57,16 +57,11 @@ def _number_arg(name, key, value, low, high):
     return None  # pragma: no cover - _fail raises
 
 
-def refuse_unknown_arguments(name, unknown, known):
-    if unknown:
-        _fail(name, "; ".join(_validate.unknown_names(unknown, known, what="argument")))
-
-
 SWAP_SIZE_ARGUMENTS = ("ram_bytes", "disk_available_bytes", "disk_used_bytes", "max_use_percent", "max_bytes",
                        "round_to_bytes", "max_disk_fraction")
 
 
-def swap_size(size, ram_bytes=None, disk_available_bytes=None, disk_used_bytes=None,
+def swap_size(size, /, ram_bytes=None, disk_available_bytes=None, disk_used_bytes=None,
               max_use_percent=SWAP_DISK_MAX_USE_PERCENT, max_bytes=SWAP_MAX_BYTES, round_to_bytes=SWAP_ROUND_BYTES,
               max_disk_fraction=SWAP_MAX_DISK_FRACTION, **unknown):
     """Bytes of a swap size: an explicit size (``2G``, ``512MiB``, bytes) or ``auto``.
@@ -101,7 +96,7 @@ def swap_size(size, ram_bytes=None, disk_available_bytes=None, disk_used_bytes=N
     return None  # pragma: no cover - _fail raises
 
 
-def swap_input_errors(inputs, **unknown):
+def swap_input_errors(inputs, /, **unknown):
     """Problems with the inputs of the hostcare.vps.swap role, as a list of messages (empty when all is well)."""
     name = "swap_input_errors"
     refuse_unknown_arguments(name, unknown, ())

@@ -384,7 +384,9 @@ def test_module_refuses_hostile_input_by_name(name):
     tmp = tempfile.mkdtemp(prefix=f"hostcare-hostile-{name}-")
     try:
         baseline = _baseline(name, spec, tmp)
+        before = _host_state(tmp)
         code, result = call_module(main, baseline, os.path.join(tmp, "cwd"))
+        assert _host_state(tmp) == before, f"{name}: the harmless baseline call changed {tmp} in check mode"
         base_message = _message(result) if code != 0 or result.get("failed") else None
         violations_before = len(TALLY.row(name)["violations"])
         budget = Budget(MODULE_BUDGET)
@@ -474,6 +476,8 @@ def classify_filter_call(name, function, args, kwargs, key, value, numeric):
     if numeric and _must_refuse(value):
         TALLY.record(name, f"accepted a {_must_refuse(value)} number", shown)
         return
+    if os.environ.get("HOSTILE_DEBUG"):
+        print("ACCEPTED", name, shown)
     TALLY.record(name, "accepted")
 
 

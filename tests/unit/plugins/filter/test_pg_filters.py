@@ -99,3 +99,10 @@ def test_unknown_arguments_are_refused_by_name():
         pg_diff({"available": False}, recomendation={})
     with pytest.raises(AnsibleFilterError, match=r"^hostcare.vps.pg_diff: recommendation: expected the result of hostcare.vps.pg_tune"):
         pg_diff({"available": False})
+
+
+def test_the_input_cannot_be_given_twice_by_name():
+    with pytest.raises(AnsibleFilterError, match=r"^hostcare.vps.pg_diff: facts: unknown argument; known: recommendation$"):
+        pg_diff({"available": False}, facts={})
+    with pytest.raises(AnsibleFilterError, match=r"^hostcare.vps.pg_tune: inputs: unknown argument\(s\); this filter takes none$"):
+        pg_tune({"memory": "4GB"}, inputs={})

@@ -154,3 +154,10 @@ def test_swap_size_documented_defaults_match_the_code():
     defaults = swap_size.__defaults__
     names = ("max_use_percent", "max_bytes", "round_to_bytes", "max_disk_fraction")
     assert [options[name]["default"] for name in names] == list(defaults[3:])
+
+
+def test_the_input_cannot_be_given_twice_by_name():
+    with pytest.raises(AnsibleFilterError, match=r"^hostcare.vps.swap_size: size: unknown argument; known: "):
+        swap_size("auto", ram_bytes=GIB, size="2G")
+    with pytest.raises(AnsibleFilterError, match=r"^hostcare.vps.swap_input_errors: x: unknown argument\(s\); this filter takes none$"):
+        swap_input_errors({}, x=1)
