@@ -48,8 +48,6 @@ FILTER_NAMES = ("pg_tune", "pg_diff", "puma_pool", "swap_size", "audit_findings"
 
 TIME_BUDGET = float(os.environ.get("HOSTILE_TIME_BUDGET", "40"))
 """Seconds for the whole file: 80% shared by the modules, 20% by the filters (make test runs it twice)."""
-MODULE_BUDGET = 0.8 * TIME_BUDGET / max(len(MODULE_NAMES), 1)
-FILTER_BUDGET = 0.2 * TIME_BUDGET / len(FILTER_NAMES)
 MODULE_EXAMPLES = int(os.environ.get("HOSTILE_MODULE_EXAMPLES", "150"))
 FILTER_EXAMPLES = int(os.environ.get("HOSTILE_FILTER_EXAMPLES", "400"))
 
@@ -197,13 +195,21 @@ def _report_counts(request):
 
 
 class Budget:
-    """The seconds one module or filter may take."""
+    """The seconds one module or filter may take: an equal share of what the ones before it left unused."""
 
-    def __init__(self, seconds):
-        self.deadline = time.monotonic() + seconds
+    pools = {"modules": [0.8 * TIME_BUDGET, len(MODULE_NAMES)], "filters": [0.2 * TIME_BUDGET, len(FILTER_NAMES)]}
+
+    def __init__(self, pool):
+        self.pool = self.pools[pool]
+        self.started = time.monotonic()
+        self.deadline = self.started + self.pool[0] / max(self.pool[1], 1)
 
     def spent(self):
         return time.monotonic() > self.deadline
+
+    def close(self):
+        self.pool[0] = max(self.pool[0] - (time.monotonic() - self.started), 0)
+        self.pool[1] -= 1
 
 
 def _check(name, violations_before):
@@ -389,7 +395,7 @@ def test_module_refuses_hostile_input_by_name(name):
         assert _host_state(tmp) == before, f"{name}: the harmless baseline call changed {tmp} in check mode"
         base_message = _message(result) if code != 0 or result.get("failed") else None
         violations_before = len(TALLY.row(name)["violations"])
-        budget = Budget(MODULE_BUDGET)
+        budget = Budget("modules")
         options = sorted(spec)
         choice = st.sampled_from(options) if options else st.nothing()
         known_or_unknown = st.one_of(choice, UNKNOWN_KEYS.filter(lambda key: key not in spec and not key.startswith("_")))
@@ -411,6 +417,7 @@ def test_module_refuses_hostile_input_by_name(name):
                 if misspelt not in spec and not budget.spent():
                     classify_module_call(name, main, spec, baseline, tmp, misspelt, 1, base_message)
         hostile_call()  # pylint: disable=no-value-for-parameter
+        budget.close()
         _check(name, violations_before)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -490,7 +497,7 @@ def test_filter_refuses_hostile_input_by_name(name):
         base_kwargs = {"recommendation": _filters()["pg_tune"]({"memory": "4GB"})}
     threshold_keys = cases["_thresholds"]
     violations_before = len(TALLY.row(name)["violations"])
-    budget = Budget(FILTER_BUDGET)
+    budget = Budget("filters")
     where = ["input", "argument", "unknown", "whole"] + (["threshold"] if name == "audit_findings" else [])
 
     @settings(max_examples=FILTER_EXAMPLES, deadline=None, derandomize=True, database=None,
@@ -521,4 +528,5 @@ def test_filter_refuses_hostile_input_by_name(name):
         classify_filter_call(name, function, (positional,), kwargs, key, value, numeric)
 
     hostile_call()  # pylint: disable=no-value-for-parameter
+    budget.close()
     _check(name, violations_before)
