@@ -191,9 +191,15 @@ def choice(option, value, allowed):
 
 
 def closest_name(name, known):
-    """The known name closest to ``name`` (for 'did you mean'), or None."""
+    """The known name closest to ``name`` (for 'did you mean'), or None.
+
+    A shortened name counts too when only one known name starts with it: ram -> ram_bytes.
+    """
     matches = difflib.get_close_matches(name, list(known), n=1, cutoff=0.6)
-    return matches[0] if matches else None
+    if matches:
+        return matches[0]
+    longer = [candidate for candidate in known if len(name) >= 3 and candidate.startswith(name)]
+    return longer[0] if len(longer) == 1 else None
 
 
 def unknown_names(names, known, what="option"):

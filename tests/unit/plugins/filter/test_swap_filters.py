@@ -88,7 +88,7 @@ def test_swap_size_auto_options():
      "hostcare.vps.swap_size: max_use_percent: must be a number greater than 0 and at most 100, got 0"),
     ("auto", {"ram_bytes": GIB, "max_use_percent": float("nan")},
      "hostcare.vps.swap_size: max_use_percent: must be a number greater than 0 and at most 100, got nan"),
-    ("auto", {"ram": 4}, "hostcare.vps.swap_size: ram: unknown argument; known: disk_available_bytes, disk_used_bytes, max_bytes"),
+    ("auto", {"ram": 4}, "hostcare.vps.swap_size: ram: unknown argument; did you mean ram_bytes?"),
     ("auto", {"ram_bytes": float("inf")}, "hostcare.vps.swap_size: ram_bytes: must be a finite non-negative number"),
     ("auto", {"ram_bytes": 10 ** 30}, "hostcare.vps.swap_size: ram_bytes: must be a size between 0 B and 1024.0 TiB"),
     ("auto", {"ram_bytes": "\u0664G"}, "hostcare.vps.swap_size: ram_bytes: '\u0664G' is not a valid size"),

@@ -111,3 +111,9 @@ def test_version_accepts_strings_and_plain_numbers(value, expected):
 def test_version_refuses_what_is_not_a_version(value):
     with pytest.raises(validate.OptionError, match=r'^rails_version: must be a version such as "7.2" or "7.1.3"'):
         validate.version("rails_version", value)
+
+
+def test_closest_name_also_completes_a_shortened_name_when_only_one_fits():
+    assert validate.closest_name("ram", ("ram_bytes", "max_bytes")) == "ram_bytes"
+    assert validate.closest_name("max", ("max_bytes", "max_use_percent")) is None
+    assert validate.closest_name("ra", ("ram_bytes",)) is None
