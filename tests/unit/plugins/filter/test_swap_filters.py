@@ -157,7 +157,8 @@ def test_swap_size_documented_defaults_match_the_code():
 
 
 def test_the_input_cannot_be_given_twice_by_name():
+    size_again = {"size": "2G"}  # as a Jinja call can name the input again
     with pytest.raises(AnsibleFilterError, match=r"^hostcare.vps.swap_size: size: unknown argument; known: "):
-        swap_size("auto", ram_bytes=GIB, size="2G")
+        swap_size("auto", ram_bytes=GIB, **size_again)  # pylint: disable=kwarg-superseded-by-positional-arg
     with pytest.raises(AnsibleFilterError, match=r"^hostcare.vps.swap_input_errors: x: unknown argument\(s\); this filter takes none$"):
         swap_input_errors({}, x=1)
