@@ -484,8 +484,6 @@ def classify_filter_call(name, function, args, kwargs, key, value, numeric):
     if numeric and _must_refuse(value):
         TALLY.record(name, f"accepted a {_must_refuse(value)} number", shown)
         return
-    if os.environ.get("HOSTILE_DEBUG"):
-        print("ACCEPTED", name, shown)
     TALLY.record(name, "accepted")
 
 
