@@ -12,6 +12,9 @@ from collections.abc import Mapping
 
 from ansible.errors import AnsibleFilterError
 
+from ansible_collections.hostcare.vps.plugins.plugin_utils._filter_args import refuse_unknown_arguments
+from ansible_collections.hostcare.vps.plugins.plugin_utils._pg_diff import PgDiffError
+from ansible_collections.hostcare.vps.plugins.plugin_utils._pg_diff import check_inputs as check_pg_diff_inputs
 from ansible_collections.hostcare.vps.plugins.plugin_utils._pg_diff import pg_diff as compute_pg_diff
 from ansible_collections.hostcare.vps.plugins.plugin_utils._pg_tune import INPUT_KEYS, PgTuneError, normalise_inputs
 from ansible_collections.hostcare.vps.plugins.plugin_utils._pg_tune import pg_tune as compute_pg_tune
@@ -21,8 +24,9 @@ def _fail(name, message):
     raise AnsibleFilterError(f"hostcare.vps.{name}: {message}")
 
 
-def pg_tune(inputs):
+def pg_tune(inputs, /, **unknown):
     """PGTune's postgresql.conf settings for a dedicated server described by ``inputs``."""
+    refuse_unknown_arguments("pg_tune", unknown, ())
     if not isinstance(inputs, Mapping):
         _fail("pg_tune", f"expected a dict with keys among {', '.join(INPUT_KEYS)}, got {type(inputs).__name__}")
     try:
@@ -32,16 +36,13 @@ def pg_tune(inputs):
     return None  # pragma: no cover - _fail raises
 
 
-def pg_diff(facts, recommendation):
+def pg_diff(facts, /, recommendation=None, **unknown):
     """Compare the hostcare_postgres fact with a pg_tune result, setting by setting."""
-    if not isinstance(facts, Mapping):
-        _fail("pg_diff", f"expected the hostcare_postgres fact of hostcare.vps.pg_settings_facts (a dict), "
-                         f"got {type(facts).__name__}")
-    if not isinstance(recommendation, Mapping) or not all(
-            isinstance(recommendation.get(key), Mapping) for key in ("settings", "values")):
-        _fail("pg_diff", "recommendation: expected the result of hostcare.vps.pg_tune (a dict with settings and values)")
-    if facts.get("available") and not isinstance(facts.get("settings") or {}, Mapping):
-        _fail("pg_diff", "settings of the fact: expected a dict of pg_settings rows by name")
+    refuse_unknown_arguments("pg_diff", unknown, ("recommendation",))
+    try:
+        check_pg_diff_inputs(facts, recommendation)
+    except PgDiffError as error:
+        _fail("pg_diff", str(error))
     return compute_pg_diff(facts, recommendation)
 
 

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 
 from ansible.errors import AnsibleFilterError
 
+from ansible_collections.hostcare.vps.plugins.plugin_utils._filter_args import refuse_unknown_arguments
 from ansible_collections.hostcare.vps.plugins.plugin_utils._puma_pool import INPUT_KEYS, PumaPoolError, normalise_inputs
 from ansible_collections.hostcare.vps.plugins.plugin_utils._puma_pool import puma_pool as compute_puma_pool
 
@@ -20,8 +21,9 @@ def _fail(message):
     raise AnsibleFilterError(f"hostcare.vps.puma_pool: {message}")
 
 
-def puma_pool(inputs, strict=False):
+def puma_pool(inputs, /, strict=False, **unknown):
     """Puma workers/threads, DB pools and Sidekiq concurrency for one app, checked against PostgreSQL's connections."""
+    refuse_unknown_arguments("puma_pool", unknown, ("strict",))
     if not isinstance(inputs, Mapping):
         _fail(f"expected a dict with keys among {', '.join(INPUT_KEYS)}, got {type(inputs).__name__}")
     if not isinstance(strict, bool):

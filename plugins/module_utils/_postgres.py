@@ -28,6 +28,7 @@ import time
 from urllib.parse import parse_qsl, quote, unquote, urlencode
 
 from ansible_collections.hostcare.vps.plugins.module_utils._disk import scan_trees
+from ansible_collections.hostcare.vps.plugins.module_utils import _validate
 from ansible_collections.hostcare.vps.plugins.module_utils._units import OptionError, percent
 
 try:
@@ -181,11 +182,10 @@ def resolve_connection(params):
     method auto becomes docker when a container is named, tcp when a host or URI is given, else local_socket.
     Raise OptionError (naming the option) for values that cannot work.
     """
-    port, timeout = params["port"], params["timeout"]
-    if not 1 <= port <= 65535:
-        raise OptionError(f"port: must be between 1 and 65535, got {port}")
-    if timeout < 1:
-        raise OptionError(f"timeout: must be at least 1 second, got {timeout}")
+    port = _validate.port("port", params["port"])
+    # libpq's connect_timeout is whole seconds.
+    timeout = _validate.number("timeout", params["timeout"], minimum=1, maximum=_validate.MAX_TIMEOUT_SECONDS, integer=True,
+                               unit="seconds")
     if params["uri"] is not None and params["host"] is not None:
         raise OptionError("uri and host cannot be used together: the URI names the server")
     if params["uri"] is not None and params["user"] is not None:
@@ -212,8 +212,8 @@ def resolve_connection(params):
         raise OptionError("socket_dir: not used with method=tcp")
     if params["socket_dir"] is not None and params["host"] is not None:
         raise OptionError("socket_dir and host cannot be used together")
-    if params["socket_dir"] is not None and not params["socket_dir"].startswith("/"):
-        raise OptionError(f"socket_dir: must be an absolute path, got {params['socket_dir']!r}")
+    if params["socket_dir"] is not None:
+        _validate.absolute_path("socket_dir", params["socket_dir"], written=False)
     if params["container"] is not None and not _CONTAINER_RE.match(params["container"]):
         raise OptionError(f"container: {params['container']!r} is not a container name or id")
     if not _USER_RE.match(params["docker_user"]):
@@ -223,6 +223,9 @@ def resolve_connection(params):
     for option in ("dbname", "user", "host"):
         if params[option] is not None and (not params[option] or "\0" in params[option]):
             raise OptionError(f"{option}: must be a non-empty string without NUL characters")
+    for option in ("password", "uri"):  # secrets: the value is not repeated
+        if params[option] is not None and "\0" in params[option]:
+            raise OptionError(f"{option}: must not contain NUL characters")
 
     uri, password = None, params["password"]
     if params["uri"] is not None:

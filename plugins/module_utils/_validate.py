@@ -77,6 +77,7 @@ def number(option, value, minimum=None, maximum=None, exclusive_minimum=False, i
             raise OptionError(f"{option}: {allowed}, got {value!r}")
         text = value.strip()
         value = int(text) if re.match(r"^[+-]?\d+$", text, re.ASCII) else float(text)
+    shown = value  # 1e300 is shown as given, not as its 301 digits
     if isinstance(value, float):
         if not math.isfinite(value):
             raise OptionError(f"{option}: {allowed}, {_got(value)}")
@@ -87,7 +88,7 @@ def number(option, value, minimum=None, maximum=None, exclusive_minimum=False, i
     too_low = minimum is not None and (value <= minimum if exclusive_minimum else value < minimum)
     too_high = maximum is not None and value > maximum
     if too_low or too_high:
-        raise OptionError(f"{option}: {allowed}, {_got(value)}")
+        raise OptionError(f"{option}: {allowed}, {_got(shown)}")
     return value
 
 
@@ -152,6 +153,25 @@ def absolute_path(option, value, written=True):
     return value
 
 
+_VERSION_RE = re.compile(r"^\s*(\d{1,6}(?:\.\d{1,6}){0,3})\s*$", re.ASCII)
+
+
+def version(option, value):
+    """A version such as "7.2" or "7.1.3" (also 7 or 7.2 as numbers) as a tuple of ints: (7, 1, 3).
+
+    Versions are strings: a YAML 7.10 is the number 7.1, so users should quote them.
+    """
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)) or (
+            isinstance(value, float) and not math.isfinite(value)):
+        match = None
+    else:
+        match = _VERSION_RE.match(str(value))
+    if not match:
+        raise OptionError(f"{option}: must be a version such as \"7.2\" or \"7.1.3\" (ASCII digits and dots; "
+                          f"quote it in YAML), {_got(value)}")
+    return tuple(int(part) for part in match.group(1).split("."))
+
+
 def ip_address(option, value):
     """An IPv4 or IPv6 address (no host names, no networks); returns it as given."""
     if not isinstance(value, str):
@@ -171,9 +191,15 @@ def choice(option, value, allowed):
 
 
 def closest_name(name, known):
-    """The known name closest to ``name`` (for 'did you mean'), or None."""
+    """The known name closest to ``name`` (for 'did you mean'), or None.
+
+    A shortened name counts too when only one known name starts with it: ram -> ram_bytes.
+    """
     matches = difflib.get_close_matches(name, list(known), n=1, cutoff=0.6)
-    return matches[0] if matches else None
+    if matches:
+        return matches[0]
+    longer = [candidate for candidate in known if len(name) >= 3 and candidate.startswith(name)]
+    return longer[0] if len(longer) == 1 else None
 
 
 def unknown_names(names, known, what="option"):

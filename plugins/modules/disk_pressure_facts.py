@@ -21,7 +21,7 @@ author:
 options:
   scan_paths:
     description:
-      - Absolute paths of the directories to scan. Each one is measured on its own.
+      - Absolute, normalised paths of the directories to scan. Each one is measured on its own.
       - When not set, scans V(/var/log), V(/var/lib/docker), V(/var/cache/apt), V(/var/lib/postgresql),
         V(/var/www), V(/home), V(/srv), V(/opt) and V(/tmp); those that do not exist are listed in
         RV(ansible_facts.hostcare_disk.scan.missing_paths).
@@ -29,17 +29,17 @@ options:
     type: list
     elements: path
   top_n:
-    description: How many of the largest directories, files and unrotated logs to report. At least 1.
-    type: int
+    description: How many of the largest directories, files and unrotated logs to report. A whole number from 1 to 1000.
+    type: raw
     default: 10
   time_budget:
     description:
-      - Seconds the journal, apt cache and directory scan may take together; more than 0.
+      - Seconds the journal, apt cache and directory scan may take together; more than 0 and at most 3600.
       - When it runs out the results so far are returned with RV(ansible_facts.hostcare_disk.scan.truncated)
         set and the roots not finished in RV(ansible_facts.hostcare_disk.scan.unfinished).
       - Measuring the filesystems comes first and is not part of the budget; it waits at most 5 seconds
         for a mount point that does not answer (a dead network filesystem).
-    type: float
+    type: raw
     default: 20
   cross_filesystems:
     description:
@@ -52,11 +52,14 @@ options:
     description:
       - Smallest disk usage of a C(*.log) file reported in RV(ansible_facts.hostcare_disk.unrotated_logs).
       - A number of bytes, or a size with a binary unit such as V(50MB), V(1G), V(1.5GiB). V(Gb) (bits) is refused.
+      - At most 1 PiB.
     type: raw
     default: 50MB
   max_unreadable:
-    description: At most this many directories the scan could not read are listed. V(0) lists none.
-    type: int
+    description:
+      - At most this many directories the scan could not read are listed. V(0) lists none.
+      - A whole number from 0 to 1000000.
+    type: raw
     default: 50
   scan_full_filesystems:
     description:
@@ -64,7 +67,7 @@ options:
         scan path is that mount point (the scan stays on one filesystem), so the biggest consumers of a full
         filesystem are known wherever it is mounted.
       - Between 0 and 100; V(0) turns this off.
-    type: float
+    type: raw
     default: 85
   skip_scan:
     description:
@@ -393,79 +396,69 @@ ansible_facts:
               sample: 2147483648
 """
 
-import math
 import os
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.hostcare.vps.plugins.module_utils import _validate as validate
 from ansible_collections.hostcare.vps.plugins.module_utils._disk import gather_disk_facts
-from ansible_collections.hostcare.vps.plugins.module_utils._units import OptionError, SizeError, parse_size
+from ansible_collections.hostcare.vps.plugins.module_utils._validate import OptionError
 
+MAX_TOP_N = 1000
 DEFAULT_SCAN_PATHS = (
     "/var/log", "/var/lib/docker", "/var/cache/apt", "/var/lib/postgresql", "/var/www", "/home", "/srv", "/opt", "/tmp",
 )
 
 ARGUMENT_SPEC = {
     "scan_paths": {"type": "list", "elements": "path"},
-    "top_n": {"type": "int", "default": 10},
-    "time_budget": {"type": "float", "default": 20},
+    "top_n": {"type": "raw", "default": 10},
+    "time_budget": {"type": "raw", "default": 20},
     "cross_filesystems": {"type": "bool", "default": False},
     "min_log_size": {"type": "raw", "default": "50MB"},
-    "max_unreadable": {"type": "int", "default": 50},
-    "scan_full_filesystems": {"type": "float", "default": 85},
+    "max_unreadable": {"type": "raw", "default": 50},
+    "scan_full_filesystems": {"type": "raw", "default": 85},
     "skip_scan": {"type": "bool", "default": False},
 }
 
 
-def split_scan_paths(scan_paths):
+def split_scan_paths(scan_paths, check_existence=True):
     """(paths to scan, missing default paths) for the scan_paths option (None: the default list).
 
-    Raise OptionError for a relative, missing or non-directory path the user gave.
+    Raise OptionError for a relative, non-normalised, missing or non-directory path the user gave.
     """
     if scan_paths is None:
-        present = [path for path in DEFAULT_SCAN_PATHS if os.path.isdir(path)]
+        present = [path for path in DEFAULT_SCAN_PATHS if os.path.isdir(path)] if check_existence else []
         return present, [path for path in DEFAULT_SCAN_PATHS if path not in present]
     if not scan_paths:
         raise OptionError("scan_paths: give at least one directory, or set skip_scan=true to skip the scan")
-    paths = []
-    for path in scan_paths:
-        if not os.path.isabs(path):
-            raise OptionError(f"scan_paths: {path!r} is not an absolute path")
+    paths = [validate.absolute_path("scan_paths", path, written=False) for path in scan_paths]
+    for path in paths if check_existence else ():
         if not os.path.exists(path):
             raise OptionError(f"scan_paths: {path} does not exist")
         if not os.path.isdir(path):
             raise OptionError(f"scan_paths: {path} is not a directory")
-        paths.append(os.path.normpath(path))
-    return list(dict.fromkeys(paths)), []
+    return list(dict.fromkeys(os.path.normpath(path) for path in paths)), []
 
 
 def validate_options(params):
-    """The module parameters checked and converted for gather_disk_facts(); raise OptionError."""
-    if params["top_n"] < 1:
-        raise OptionError(f"top_n: must be at least 1, got {params['top_n']}")
-    if not (params["time_budget"] > 0 and math.isfinite(params["time_budget"])):
-        raise OptionError(f"time_budget: must be a number of seconds greater than 0, got {params['time_budget']}")
-    if params["max_unreadable"] < 0:
-        raise OptionError(f"max_unreadable: must not be negative, got {params['max_unreadable']}")
-    if not 0 <= params["scan_full_filesystems"] <= 100:
-        raise OptionError(f"scan_full_filesystems: must be a percentage between 0 and 100 (0: off), "
-                          f"got {params['scan_full_filesystems']}")
-    try:
-        min_log_size = parse_size(params["min_log_size"], "min_log_size")
-    except SizeError as error:
-        raise OptionError(str(error)) from None
-    scan_paths, missing_paths = ([], []) if params["skip_scan"] else split_scan_paths(params["scan_paths"])
-    return {
-        "scan_paths": scan_paths,
-        "missing_paths": missing_paths,
-        "top_n": params["top_n"],
-        "time_budget": params["time_budget"],
+    """The module parameters checked and converted for gather_disk_facts(); raise OptionError.
+
+    Every value is checked, even those skip_scan makes unused; only the existence of the scan paths is not.
+    """
+    options = {
+        "top_n": validate.integer("top_n", params["top_n"], minimum=1, maximum=MAX_TOP_N),
+        "time_budget": validate.timeout("time_budget", params["time_budget"]),
         "cross_filesystems": params["cross_filesystems"],
-        "min_log_size": min_log_size,
-        "max_unreadable": params["max_unreadable"],
-        "scan_full_filesystems": params["scan_full_filesystems"],
+        "min_log_size": validate.size("min_log_size", params["min_log_size"]),
+        "max_unreadable": validate.integer("max_unreadable", params["max_unreadable"]),
+        "scan_full_filesystems": validate.percentage("scan_full_filesystems", params["scan_full_filesystems"]),
         "skip_scan": params["skip_scan"],
     }
+    options["scan_paths"], options["missing_paths"] = split_scan_paths(params["scan_paths"],
+                                                                       check_existence=not params["skip_scan"])
+    if params["skip_scan"]:
+        options["scan_paths"], options["missing_paths"] = [], []
+    return options
 
 
 def main():

@@ -44,13 +44,16 @@ options:
     description:
       - Directory of the Unix socket, for O(method=local_socket) and O(method=docker).
       - Default is the client's built-in one (V(/var/run/postgresql) on Debian and Ubuntu).
+      - An absolute, normalised path.
     type: path
   host:
     description: Host name or IP address of the server, for O(method=tcp) (or inside the container with O(method=docker)).
     type: str
   port:
-    description: Port of the server (also selects the socket file with a Unix socket). Ignored with O(uri).
-    type: int
+    description:
+      - Port of the server (also selects the socket file with a Unix socket). Ignored with O(uri).
+      - A whole number from 1 to 65535.
+    type: raw
     default: 5432
   user:
     description: Database user. Defaults to O(os_user) with O(method=local_socket), else to the client's default.
@@ -79,7 +82,8 @@ options:
       - Seconds to wait for the connection, and again for the query. A server that does not answer gives
         RV(ansible_facts.hostcare_postgres.reason_code=timeout) after at most twice this plus 5 seconds.
       - Also the time budget for measuring the data directory.
-    type: int
+      - A whole number of seconds from 1 to 3600.
+    type: raw
     default: 10
   fail_on_unavailable:
     description: Fail the task when PostgreSQL cannot be queried, instead of returning the facts with the reason.
@@ -431,14 +435,14 @@ ARGUMENT_SPEC = {
     "os_user": {"type": "str", "default": "postgres"},
     "socket_dir": {"type": "path"},
     "host": {"type": "str"},
-    "port": {"type": "int", "default": 5432},
+    "port": {"type": "raw", "default": 5432},
     "user": {"type": "str"},
     "password": {"type": "str", "no_log": True},
     "dbname": {"type": "str", "default": "postgres"},
     "uri": {"type": "str", "no_log": True},
     "container": {"type": "str"},
     "docker_user": {"type": "str", "default": "postgres"},
-    "timeout": {"type": "int", "default": 10},
+    "timeout": {"type": "raw", "default": 10},
     "fail_on_unavailable": {"type": "bool", "default": False},
 }
 

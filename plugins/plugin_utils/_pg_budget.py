@@ -17,9 +17,8 @@ RAM. Pure functions, standard library only.
 
 from __future__ import annotations
 
-import math
-
-from ansible_collections.hostcare.vps.plugins.module_utils._units import SizeError, format_size, parse_size
+from ansible_collections.hostcare.vps.plugins.module_utils import _validate
+from ansible_collections.hostcare.vps.plugins.module_utils._units import format_size
 
 BUDGET_KEYS = ("memory_share", "reserve", "measured_other_bytes", "os_reserve", "memory_limit")
 EXCLUSIVE_KEYS = ("memory_share", "reserve", "measured_other_bytes")
@@ -28,7 +27,7 @@ DEFAULT_OS_RESERVE_BYTES = 512 * 1024 ** 2
 SOURCES = ("total", "memory_share", "reserve", "measured", "memory_limit")
 
 
-class PgBudgetError(ValueError):
+class PgBudgetError(_validate.OptionError):
     """Bad budget input; the message names the key."""
 
 
@@ -38,8 +37,8 @@ def has_budget_keys(inputs):
 
 def _size(inputs, key, positive=False):
     try:
-        value = parse_size(inputs[key], key)
-    except SizeError as error:
+        value = _validate.size(key, inputs[key])
+    except _validate.OptionError as error:
         raise PgBudgetError(str(error)) from None
     if positive and value <= 0:
         raise PgBudgetError(f"{key}: must be more than 0, got {inputs[key]!r}")
@@ -47,15 +46,12 @@ def _size(inputs, key, positive=False):
 
 
 def _share(value):
-    if isinstance(value, str):
-        try:
-            value = float(value)
-        except ValueError:
-            pass
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or math.isnan(value) or not 0 < value <= 1:
-        raise PgBudgetError(f"memory_share: expected a fraction of RAM with 0 < memory_share <= 1 (e.g. 0.25), "
-                            f"got {value!r}")
-    return float(value)
+    try:
+        share = _validate.number("memory_share", value, minimum=0, maximum=1, exclusive_minimum=True,
+                                 what="a fraction of RAM")
+    except _validate.OptionError as error:
+        raise PgBudgetError(str(error)) from None
+    return float(share)
 
 
 def normalise_budget(inputs):

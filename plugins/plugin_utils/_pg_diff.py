@@ -8,6 +8,9 @@ Used by the filter hostcare.vps.pg_diff. Pure functions, standard library only.
 
 from __future__ import annotations
 
+import math
+from collections.abc import Mapping
+
 from ansible_collections.hostcare.vps.plugins.plugin_utils._pg_tune import MEMORY_SETTINGS
 
 # Within 5% counts as equal, as timescaledb-tune's apply logic does: tuning is not that precise.
@@ -26,6 +29,51 @@ MODEL_LOW_PERCENT = 60.0
 
 class PgDiffError(ValueError):
     """Bad input; the message names what is wrong."""
+
+
+def _finite_number(value):
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _check_number(where, value, allow_text=False):
+    """None, a finite number (or, with ``allow_text``, a string that is not a non-finite number such as 'nan')."""
+    if value is None or _finite_number(value):
+        return
+    if allow_text and isinstance(value, str):
+        number = _number(value)
+        if number is None or math.isfinite(number):
+            return
+    allowed = "a finite number or a string" if allow_text else "a finite number"
+    raise PgDiffError(f"{where}: must be {allowed}, got {value!r}")
+
+
+def check_inputs(facts, recommendation):
+    """Refuse, naming the place, what pg_diff cannot compare: a fact or recommendation of the wrong shape, or a
+    value that is not a finite number where one is compared (nan, inf, a list)."""
+    if not isinstance(facts, Mapping):
+        raise PgDiffError(f"expected the hostcare_postgres fact of hostcare.vps.pg_settings_facts (a dict), "
+                          f"got {type(facts).__name__}")
+    if not isinstance(recommendation, Mapping) or not all(
+            isinstance(recommendation.get(key), Mapping) for key in ("settings", "values")):
+        raise PgDiffError("recommendation: expected the result of hostcare.vps.pg_tune (a dict with settings and values)")
+    for name, value in recommendation["values"].items():
+        if name not in recommendation["settings"]:
+            raise PgDiffError(f"recommendation.settings: has no {name!r}, which recommendation.values has")
+        _check_number(f"recommendation.values.{name}", value, allow_text=True)
+    for key, field in (("inputs", "memory"), ("budget", "bytes")):
+        part = recommendation.get(key)
+        if part is not None and not isinstance(part, Mapping):
+            raise PgDiffError(f"recommendation.{key}: expected a dict, got {type(part).__name__}")
+        _check_number(f"recommendation.{key}.{field}", (part or {}).get(field))
+    if not facts.get("available"):
+        return
+    rows = facts.get("settings") or {}
+    if not isinstance(rows, Mapping):
+        raise PgDiffError("settings of the fact: expected a dict of pg_settings rows by name")
+    for name, row in rows.items():
+        if isinstance(row, Mapping):
+            _check_number(f"settings.{name}.val_in_bytes", row.get("val_in_bytes"))
+            _check_number(f"settings.{name}.setting", row.get("setting"), allow_text=True)
 
 
 def _number(text):

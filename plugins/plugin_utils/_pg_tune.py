@@ -11,7 +11,10 @@ Pure functions, standard library only.
 
 from __future__ import annotations
 
-from ansible_collections.hostcare.vps.plugins.module_utils._units import SizeError, parse_size
+import re
+
+from ansible_collections.hostcare.vps.plugins.module_utils import _validate
+from ansible_collections.hostcare.vps.plugins.module_utils._validate import OptionError
 from ansible_collections.hostcare.vps.plugins.plugin_utils._pg_budget import (
     BUDGET_KEYS,
     PgBudgetError,
@@ -35,6 +38,9 @@ DEFAULTS = {"storage": "ssd", "workload": "web", "version": 18, "os_type": "linu
 MIN_MEMORY_BYTES = 512 * 1024 ** 2
 """PGTune's form refuses less than 512 MB."""
 MIN_CONNECTIONS = 20
+MAX_CONNECTIONS = 262143
+"""PostgreSQL's own limit on max_connections (MAX_BACKENDS)."""
+MAX_CPUS = 4096
 HIGH_MEMORY_KB = 100 * GIB_IN_KB
 """Above this PGTune warns that it is not optimal."""
 
@@ -64,8 +70,8 @@ MEMORY_SETTINGS = frozenset(("shared_buffers", "effective_cache_size", "maintena
 STORAGE_LABELS = {"ssd": "SSDs", "nvme": "NVMe drives", "san": "SAN storage"}
 
 
-class PgTuneError(ValueError):
-    """Bad input; the message names the key and what is allowed."""
+class PgTuneError(OptionError):
+    """Bad input; the message names the key, the value and what is allowed."""
 
 
 def format_pg_kb(kilobytes):
@@ -86,24 +92,20 @@ def _choice(inputs, key, allowed):
     return value.strip().lower()
 
 
-def _optional_int(inputs, key, minimum):
+def _optional_int(inputs, key, minimum, maximum):
     value = inputs.get(key)
     if value is None:
         return None
-    if isinstance(value, str) and value.strip().isdigit():
-        value = int(value)
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise PgTuneError(f"{key}: expected an integer of at least {minimum} or null (not set), got {value!r}")
-    return value
+    return _validate.integer(key, value, minimum=minimum, maximum=maximum)
 
 
 def _version(inputs):
     value = inputs.get("version")
     if value is None:
         return DEFAULTS["version"]
-    # "17" and "17.4" (a server_version) both mean major 17.
+    # "17" and "17.4" (a server_version) both mean major 17. ASCII digits only.
     major = str(value).split(".", 1)[0].strip() if isinstance(value, (int, str)) and not isinstance(value, bool) else ""
-    if not major.isdigit() or int(major) not in VERSIONS:
+    if not re.fullmatch(r"[0-9]+", major) or int(major) not in VERSIONS:
         raise PgTuneError(f"version: {value!r} is not allowed; expected a PostgreSQL major version from "
                           f"{VERSIONS[0]} to {VERSIONS[-1]}")
     return int(major)
@@ -111,21 +113,27 @@ def _version(inputs):
 
 def normalise_inputs(inputs):
     """Check and complete the input dict of pg_tune. Raise PgTuneError naming the bad key."""
+    try:
+        return _normalise_inputs(inputs)
+    except PgTuneError:
+        raise
+    except OptionError as error:
+        raise PgTuneError(str(error)) from None
+
+
+def _normalise_inputs(inputs):
     unknown = sorted(str(key) for key in inputs if key not in INPUT_KEYS + BUDGET_KEYS)
     if unknown:
         raise PgTuneError(f"unknown key(s) {', '.join(unknown)}; allowed: {', '.join(INPUT_KEYS + BUDGET_KEYS)}")
     if inputs.get("memory") is None:
         raise PgTuneError("memory: required, e.g. 16GB or a number of bytes")
-    try:
-        memory = parse_size(inputs["memory"], "memory")
-    except SizeError as error:
-        raise PgTuneError(str(error)) from None
+    memory = _validate.size("memory", inputs["memory"])
     if memory < MIN_MEMORY_BYTES:
         raise PgTuneError(f"memory: at least 512MB ({MIN_MEMORY_BYTES} bytes) as in PGTune, got {inputs['memory']!r}")
     result = {
         "memory": memory,
-        "cpus": _optional_int(inputs, "cpus", 1),
-        "max_connections": _optional_int(inputs, "max_connections", MIN_CONNECTIONS),
+        "cpus": _optional_int(inputs, "cpus", 1, MAX_CPUS),
+        "max_connections": _optional_int(inputs, "max_connections", MIN_CONNECTIONS, MAX_CONNECTIONS),
         "storage": _choice(inputs, "storage", STORAGES),
         "workload": _choice(inputs, "workload", WORKLOADS),
         "version": _version(inputs),

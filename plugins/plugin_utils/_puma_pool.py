@@ -14,6 +14,8 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 
+from ansible_collections.hostcare.vps.plugins.module_utils import _validate
+
 DEPLOY_OVERLAPS = ("none", "phased", "blue_green")
 CURRENT_KEYS = ("workers", "threads", "db_pool", "db_pool_sidekiq", "sidekiq_concurrency")
 
@@ -38,13 +40,26 @@ NUMBER_INPUTS = {
     "pg_superuser_reserved": (3, 0),
     "pg_reserved_connections": (0, 0),
     "other_db_clients": (5, 0),
-    "rails_version": (8.0, 0),
-    "sidekiq_version": (7, 0),
+}
+MAX_MB = _validate.MAX_SIZE_BYTES // _validate.MIB
+"""Memory inputs in MB stay below 1 PiB, as every size in the collection."""
+MAX_PROCESSES = 1024
+MAX_THREADS = 1000
+# name: maximum (the documented range is minimum..maximum).
+NUMBER_MAXIMUMS = {
+    "cpu_count": 1024, "ram_mb": MAX_MB, "cpu_share": 1, "reserved_mb": MAX_MB, "per_worker_rss_mb": MAX_MB,
+    "master_rss_mb": MAX_MB, "threads": MAX_THREADS, "max_workers": MAX_PROCESSES, "sidekiq_processes": MAX_PROCESSES,
+    "sidekiq_concurrency": MAX_THREADS, "sidekiq_rss_mb": MAX_MB, "extra_web_db_threads": MAX_THREADS,
+    "extra_sidekiq_db_threads": MAX_THREADS, "pool_headroom": MAX_THREADS, "pools_per_process": 100,
+    "pg_max_connections": 262143, "pg_superuser_reserved": 262143, "pg_reserved_connections": 262143,
+    "other_db_clients": 262143,
 }
 INTEGER_INPUTS = frozenset(NUMBER_INPUTS) - {"cpu_count", "cpu_share", "ram_mb", "reserved_mb", "per_worker_rss_mb",
-                                             "master_rss_mb", "sidekiq_rss_mb", "rails_version", "sidekiq_version"}
+                                             "master_rss_mb", "sidekiq_rss_mb"}
+# Versions are strings ("7.1.3", "7.2"); a plain number (8, 7.2) is accepted too.
+VERSION_INPUTS = {"rails_version": "8.0", "sidekiq_version": "7"}
 FLAG_INPUTS = ("io_heavy", "shared_pool_var")
-INPUT_KEYS = tuple(NUMBER_INPUTS) + FLAG_INPUTS + ("deploy_overlap", "current")
+INPUT_KEYS = tuple(NUMBER_INPUTS) + tuple(VERSION_INPUTS) + FLAG_INPUTS + ("deploy_overlap", "current")
 
 MAX_USEFUL_THREADS = 5
 MAX_USEFUL_SIDEKIQ_CONCURRENCY = 10
@@ -54,17 +69,22 @@ PLUMBING_NOTE = ("RAILS_MAX_THREADS also sets Sidekiq's concurrency when neither
                  "DB_POOL per process type (systemd Environment= per unit)")
 
 
-class PumaPoolError(ValueError):
-    """Bad input; the message names the key and what is allowed."""
+class PumaPoolError(_validate.OptionError):
+    """Bad input; the message names the key, the value and what is allowed."""
 
 
-def _number(key, value, minimum, integer):
-    allowed = "an integer" if integer else "a number"
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or math.isnan(value) or value < minimum:
-        raise PumaPoolError(f"{key}: expected {allowed} of at least {minimum}, got {value!r}")
-    if integer and value != int(value):
-        raise PumaPoolError(f"{key}: expected {allowed} of at least {minimum}, got {value!r}")
-    return int(value) if integer else value
+def _number(key, value, minimum, integer, maximum=None):
+    try:
+        return _validate.number(key, value, minimum=minimum, maximum=maximum, integer=integer)
+    except _validate.OptionError as error:
+        raise PumaPoolError(str(error)) from None
+
+
+def _version(key, value):
+    try:
+        return _validate.version(key, value)
+    except _validate.OptionError as error:
+        raise PumaPoolError(str(error)) from None
 
 
 def _current(value):
@@ -78,11 +98,15 @@ def _current(value):
     current = {}
     for key in CURRENT_KEYS:
         if value.get(key) is not None:
-            current[key] = _number(f"current.{key}", value[key], 0, True)
+            current[key] = _number(f"current.{key}", value[key], 0, True, MAX_THREADS * MAX_PROCESSES)
     for key in ("workers", "threads", "db_pool"):
         if key not in current:
             raise PumaPoolError(f"current.{key}: required to audit a configuration")
     return current
+
+
+def _version_key(text):
+    return tuple(int(part) for part in text.split("."))
 
 
 def normalise_inputs(inputs):
@@ -98,7 +122,10 @@ def normalise_inputs(inputs):
                 raise PumaPoolError(f"{key}: required")
             result[key] = default
         else:
-            result[key] = _number(key, value, minimum, key in INTEGER_INPUTS)
+            result[key] = _number(key, value, minimum, key in INTEGER_INPUTS, NUMBER_MAXIMUMS[key])
+    for key, default in VERSION_INPUTS.items():
+        value = inputs.get(key)
+        result[key] = ".".join(str(part) for part in _version(key, default if value is None else value))
     for key in FLAG_INPUTS:
         if not isinstance(inputs.get(key, False), bool):
             raise PumaPoolError(f"{key}: expected true or false, got {inputs[key]!r}")
@@ -108,13 +135,11 @@ def normalise_inputs(inputs):
         raise PumaPoolError(f"deploy_overlap: {overlap!r} is not allowed; expected one of {', '.join(DEPLOY_OVERLAPS)}")
     result["deploy_overlap"] = overlap
     result["current"] = _current(inputs.get("current"))
-    if result["cpu_share"] > 1:
-        raise PumaPoolError(f"cpu_share: expected a fraction above 0 and at most 1, got {result['cpu_share']!r}")
     # Rails 7.2 generates 3 threads (5 before); IO-heavy apps keep Puma's 5. Sidekiq 7 runs 5 threads (10 before).
     if result["threads"] is None:
-        result["threads"] = 5 if result["io_heavy"] or result["rails_version"] < 7.2 else 3
+        result["threads"] = 5 if result["io_heavy"] or _version_key(result["rails_version"]) < (7, 2) else 3
     if result["sidekiq_concurrency"] is None:
-        result["sidekiq_concurrency"] = 5 if result["sidekiq_version"] >= 7 else 10
+        result["sidekiq_concurrency"] = 5 if _version_key(result["sidekiq_version"]) >= (7,) else 10
     if result["master_rss_mb"] is None:
         result["master_rss_mb"] = result["per_worker_rss_mb"]
     if result["sidekiq_rss_mb"] is None:

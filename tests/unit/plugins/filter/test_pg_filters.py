@@ -67,3 +67,44 @@ def test_pg_tune_budget_through_the_filter():
     assert result["settings"]["shared_buffers"] == "1GB"
     with pytest.raises(AnsibleFilterError, match="memory_share"):
         pg_tune({"memory": "16GB", "memory_share": 2})
+
+
+@pytest.mark.parametrize("facts, recommendation, words", [
+    ({"available": True, "settings": {"shared_buffers": {"setting": "16384", "val_in_bytes": float("nan")}}}, None,
+     ["settings.shared_buffers.val_in_bytes: must be a finite number, got nan"]),
+    ({"available": True, "settings": {"max_connections": {"setting": "inf"}}}, None,
+     ["settings.max_connections.setting: must be a finite number or a string, got 'inf'"]),
+    ({"available": True, "settings": {"work_mem": {"val_in_bytes": "lots"}}}, None, ["settings.work_mem.val_in_bytes"]),
+    ({"available": True, "settings": {}}, {"settings": {}, "values": {"work_mem": 1}},
+     ["recommendation.settings: has no 'work_mem'"]),
+    ({"available": True, "settings": {}}, {"settings": {"work_mem": "4MB"}, "values": {"work_mem": float("inf")}},
+     ["recommendation.values.work_mem: must be a finite number or a string, got inf"]),
+    ({"available": True, "settings": {}}, {"settings": {}, "values": {}, "inputs": {"memory": float("nan")}},
+     ["recommendation.inputs.memory: must be a finite number, got nan"]),
+    ({"available": True, "settings": {}}, {"settings": {}, "values": {}, "budget": [1]},
+     ["recommendation.budget: expected a dict"]),
+])
+def test_pg_diff_refuses_values_it_cannot_compare(facts, recommendation, words):
+    with pytest.raises(AnsibleFilterError) as error:
+        pg_diff(facts, recommendation or pg_tune({"memory": "1GB"}))
+    assert str(error.value).startswith("hostcare.vps.pg_diff: ")
+    for word in words:
+        assert word in str(error.value)
+
+
+def test_unknown_arguments_are_refused_by_name():
+    with pytest.raises(AnsibleFilterError, match=r"^hostcare.vps.pg_tune: cpus: unknown argument\(s\); this filter takes none$"):
+        pg_tune({"memory": "4GB"}, cpus=2)
+    with pytest.raises(AnsibleFilterError, match=r"^hostcare.vps.pg_diff: recomendation: unknown argument; did you mean recommendation\?$"):
+        pg_diff({"available": False}, recomendation={})
+    with pytest.raises(AnsibleFilterError, match=r"^hostcare.vps.pg_diff: recommendation: expected the result of hostcare.vps.pg_tune"):
+        pg_diff({"available": False})
+
+
+def test_the_input_cannot_be_given_twice_by_name():
+    # A Jinja call can name the input again ("facts | pg_diff(facts=...)"): refused by name, not a TypeError.
+    facts_again, inputs_again = {"facts": {}}, {"inputs": {}}
+    with pytest.raises(AnsibleFilterError, match=r"^hostcare.vps.pg_diff: facts: unknown argument; known: recommendation$"):
+        pg_diff({"available": False}, **facts_again)  # pylint: disable=kwarg-superseded-by-positional-arg
+    with pytest.raises(AnsibleFilterError, match=r"^hostcare.vps.pg_tune: inputs: unknown argument\(s\); this filter takes none$"):
+        pg_tune({"memory": "4GB"}, **inputs_again)  # pylint: disable=kwarg-superseded-by-positional-arg

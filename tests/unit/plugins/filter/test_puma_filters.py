@@ -52,3 +52,13 @@ def test_filters_exported_and_documented():
         assert doc["DOCUMENTATION"]["name"] == name
         assert doc["DOCUMENTATION"]["version_added"] == "0.1.0"
         assert "_value" in doc["RETURN"]
+
+
+def test_unknown_arguments_and_string_versions():
+    with pytest.raises(AnsibleFilterError, match=r"^hostcare.vps.puma_pool: strikt: unknown argument; did you mean strict\?$"):
+        puma_pool({"cpu_count": 2, "ram_mb": 4096}, strikt=True)
+    with pytest.raises(AnsibleFilterError, match=r"^hostcare.vps.puma_pool: ram_mb: must be a number at least 1 and at most 1073741824, got inf$"):
+        puma_pool({"cpu_count": 2, "ram_mb": float("inf")})
+    for version in ("7.1.3", "7.2"):
+        assert puma_pool({"cpu_count": 2, "ram_mb": 4096, "rails_version": version})["rails_max_threads"] == (
+            5 if version == "7.1.3" else 3)

@@ -78,7 +78,17 @@ def test_swap_size_auto_options():
     ("auto", {"ram_bytes": GIB, "max_disk_fraction": 0}, "hostcare.vps.swap_size: max_disk_fraction: must be"),
     ("auto", {"ram_bytes": GIB, "max_disk_fraction": "0.5"}, "hostcare.vps.swap_size: max_disk_fraction: must be"),
     ("auto", {"ram_bytes": GIB, "max_disk_fraction": True}, "hostcare.vps.swap_size: max_disk_fraction: must be"),
-    ("auto", {"ram_bytes": GIB, "max_use_percent": 0}, "hostcare.vps.swap_size: max_use_percent: must be a number above 0 and at most 100"),
+    ("auto", {"ram_bytes": GIB, "max_use_percent": 0},
+     "hostcare.vps.swap_size: max_use_percent: must be a number greater than 0 and at most 100, got 0"),
+    ("auto", {"ram_bytes": GIB, "max_use_percent": float("nan")},
+     "hostcare.vps.swap_size: max_use_percent: must be a number greater than 0 and at most 100, got nan"),
+    ("auto", {"ram": 4}, "hostcare.vps.swap_size: ram: unknown argument; did you mean ram_bytes?"),
+    ("auto", {"ram_bytes": float("inf")}, "hostcare.vps.swap_size: ram_bytes: must be a finite non-negative number"),
+    ("auto", {"ram_bytes": 10 ** 30}, "hostcare.vps.swap_size: ram_bytes: must be a size between 0 B and 1024.0 TiB"),
+    ("auto", {"ram_bytes": "\u0664G"}, "hostcare.vps.swap_size: ram_bytes: '\u0664G' is not a valid size"),
+    ("auto", {"ram_bytes": GIB, "round_to_bytes": float("inf")}, "hostcare.vps.swap_size: round_to_bytes:"),
+    (float("inf"), {}, "hostcare.vps.swap_size: size: must be a finite non-negative number"),
+    (10 ** 30, {}, "hostcare.vps.swap_size: size: must be a size between 0 B and 1024.0 TiB"),
     ("auto", {"ram_bytes": GIB, "max_use_percent": 101}, "hostcare.vps.swap_size: max_use_percent: must be"),
     ("auto", {"ram_bytes": GIB, "disk_used_bytes": "x"}, "hostcare.vps.swap_size: disk_used_bytes:"),
 ])
@@ -106,3 +116,9 @@ def test_swap_size_documented_defaults_match_the_code():
     defaults = swap_size.__defaults__
     names = ("max_use_percent", "max_bytes", "round_to_bytes", "max_disk_fraction")
     assert [options[name]["default"] for name in names] == list(defaults[3:])
+
+
+def test_the_input_cannot_be_given_twice_by_name():
+    size_again = {"size": "2G"}  # as a Jinja call can name the input again
+    with pytest.raises(AnsibleFilterError, match=r"^hostcare.vps.swap_size: size: unknown argument; known: "):
+        swap_size("auto", ram_bytes=GIB, **size_again)  # pylint: disable=kwarg-superseded-by-positional-arg

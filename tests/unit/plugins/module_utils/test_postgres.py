@@ -172,9 +172,9 @@ def test_resolve_connection_defaults_the_database_user_to_os_user_on_the_socket_
 
 
 @pytest.mark.parametrize("overrides, message", [
-    ({"port": 0}, "port: must be between 1 and 65535, got 0"),
-    ({"port": 99999}, "port: must be between 1 and 65535, got 99999"),
-    ({"timeout": 0}, "timeout: must be at least 1 second, got 0"),
+    ({"port": 0}, "port: must be a TCP port at least 1 and at most 65535, got 0"),
+    ({"port": 99999}, "port: must be a TCP port at least 1 and at most 65535, got 99999"),
+    ({"timeout": 0}, "timeout: must be a whole number of seconds at least 1 and at most 3600, got 0"),
     ({"method": "ssh"}, "method: must be one of auto, local_socket, tcp, docker, got 'ssh'"),
     ({"uri": "postgresql://db/app", "host": "db"}, "uri and host cannot be used together"),
     ({"uri": "postgresql://db/app", "user": "app"}, "uri and user cannot be used together"),

@@ -93,3 +93,27 @@ def test_choice():
     assert validate.choice("state", "present", ("present", "absent")) == "present"
     with pytest.raises(validate.OptionError, match="^state: must be one of present, absent, got 'gone'$"):
         validate.choice("state", "gone", ("present", "absent"))
+
+
+def test_a_huge_whole_float_is_shown_as_given_not_as_its_digits():
+    with pytest.raises(validate.OptionError, match=r"^timeout: must be a whole number of seconds at least 1 and at most 3600, got 1e\+300$"):
+        validate.number("timeout", 1e300, minimum=1, maximum=3600, integer=True, unit="seconds")
+
+
+@pytest.mark.parametrize("value, expected", [("7.1.3", (7, 1, 3)), ("7.2", (7, 2)), (" 8 ", (8,)), (7, (7,)),
+                                             (7.2, (7, 2)), (8.0, (8, 0))])
+def test_version_accepts_strings_and_plain_numbers(value, expected):
+    assert validate.version("rails_version", value) == expected
+
+
+@pytest.mark.parametrize("value", ["7.x", "", "v7", "7..1", "\u0667.\u0662", float("nan"), float("inf"), -7, True, None,
+                                   [7], "1.2.3.4.5"])
+def test_version_refuses_what_is_not_a_version(value):
+    with pytest.raises(validate.OptionError, match=r'^rails_version: must be a version such as "7.2" or "7.1.3"'):
+        validate.version("rails_version", value)
+
+
+def test_closest_name_also_completes_a_shortened_name_when_only_one_fits():
+    assert validate.closest_name("ram", ("ram_bytes", "max_bytes")) == "ram_bytes"
+    assert validate.closest_name("max", ("max_bytes", "max_use_percent")) is None
+    assert validate.closest_name("ra", ("ram_bytes",)) is None

@@ -66,11 +66,20 @@ def test_main_returns_only_facts(capsys, check_mode):
 
 
 @pytest.mark.parametrize("args, message", [
-    ({"port": 0}, "port: must be between 1 and 65535, got 0"),
-    ({"port": 99999}, "port: must be between 1 and 65535, got 99999"),
+    ({"port": 0}, "port: must be a TCP port at least 1 and at most 65535, got 0"),
+    ({"port": 99999}, "port: must be a TCP port at least 1 and at most 65535, got 99999"),
     ({"uri": "postgresql://db/app", "host": "db"}, "uri and host cannot be used together"),
     ({"method": "docker"}, "container: required with method=docker"),
-    ({"timeout": -1}, "timeout: must be at least 1 second, got -1"),
+    ({"timeout": -1}, "timeout: must be a whole number of seconds at least 1 and at most 3600, got -1"),
+    ({"timeout": 1e300}, "timeout: must be a whole number of seconds at least 1 and at most 3600, got 1e+300"),
+    ({"timeout": float("nan")}, "timeout: must be a whole number of seconds at least 1 and at most 3600, got nan"),
+    ({"timeout": float("inf")}, "timeout: must be a whole number of seconds at least 1 and at most 3600, got inf"),
+    ({"timeout": "\u0661\u0660"}, "timeout: must be a whole number of seconds at least 1 and at most 3600, got '\u0661\u0660'"),
+    ({"port": float("inf")}, "port: must be a TCP port at least 1 and at most 65535, got inf"),
+    ({"port": "\u0665\u0664\u0663\u0662"}, "port: must be a TCP port at least 1 and at most 65535, got '\u0665\u0664\u0663\u0662'"),
+    ({"socket_dir": "/run/../run/postgresql"}, "socket_dir: must be a normalised path"),
+    ({"socket_dir": ""}, "socket_dir: must be an absolute path, got ''"),
+    ({"password": "a\0b"}, "password: must not contain NUL characters"),
 ])
 def test_main_names_the_bad_option(capsys, args, message):
     code, result = _run_module(capsys, args)

@@ -50,7 +50,11 @@ def test_without_budget_keys_output_is_pgtune_only():
 
 
 @pytest.mark.parametrize("keys, words", [
-    ({"memory_share": 0}, ["memory_share", "0 < memory_share <= 1"]),
+    ({"memory_share": 0}, ["memory_share", "a fraction of RAM greater than 0 and at most 1, got 0"]),
+    ({"memory_share": "\u0661"}, ["memory_share", "a fraction of RAM"]),
+    ({"memory_share": float("inf")}, ["memory_share", "got inf"]),
+    ({"memory_limit": float("inf")}, ["memory_limit", "got inf"]),
+    ({"reserve": 2 * 1024 ** 5}, ["reserve", "must be a size between 0 B and 1024.0 TiB"]),
     ({"memory_share": 1.5}, ["memory_share"]),
     ({"memory_share": -0.2}, ["memory_share"]),
     ({"memory_share": "half"}, ["memory_share"]),

@@ -284,6 +284,14 @@ def test_inputs_are_normalised():
     (dict(memory="16GB", cpus=True), ["cpus"]),
     (dict(memory="16GB", max_connections=10), ["max_connections", "at least 20"]),
     (dict(memory="16GB", ram="1GB"), ["ram", "allowed: memory, cpus"]),
+    (dict(memory=float("inf")), ["memory", "got inf"]),
+    (dict(memory=10 ** 30), ["memory", "must be a size between 0 B and 1024.0 TiB"]),
+    (dict(memory="\u0661\u0666G"), ["memory", "not a valid size"]),
+    (dict(memory="16GB", cpus=10 ** 30), ["cpus", "at most 4096"]),
+    (dict(memory="16GB", cpus="\u0661\u0662"), ["cpus", "a whole number at least 1 and at most 4096"]),
+    (dict(memory="16GB", cpus=float("nan")), ["cpus", "got nan"]),
+    (dict(memory="16GB", max_connections=10 ** 20), ["max_connections", "at most 262143"]),
+    (dict(memory="16GB", version="\u0661\u0667"), ["version", "10 to 18"]),
 ])
 def test_bad_input(inputs, words):
     with pytest.raises(PgTuneError) as error:

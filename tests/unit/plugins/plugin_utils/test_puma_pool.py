@@ -121,7 +121,16 @@ def test_audit_pool_smaller_than_threads():
     ({"cpu_count": 0, "ram_mb": 4096}, ["cpu_count", "at least"]),
     ({"cpu_count": 2, "ram_mb": 4096, "cpu_share": -0.5}, ["cpu_share"]),
     ({"cpu_count": 2, "ram_mb": 4096, "cpu_share": 2}, ["cpu_share", "at most 1"]),
-    ({"cpu_count": 2, "ram_mb": 4096, "threads": 2.5}, ["threads", "integer"]),
+    ({"cpu_count": 2, "ram_mb": 4096, "threads": 2.5}, ["threads", "whole number"]),
+    ({"cpu_count": 2, "ram_mb": float("inf")}, ["ram_mb", "at most 1073741824, got inf"]),
+    ({"cpu_count": float("inf"), "ram_mb": 4096}, ["cpu_count", "at most 1024, got inf"]),
+    ({"cpu_count": 2, "ram_mb": 1e308}, ["ram_mb", "got 1e+308"]),
+    ({"cpu_count": 2, "ram_mb": "\u0664\u0660\u0669\u0666"}, ["ram_mb", "must be a number"]),
+    ({"cpu_count": 2, "ram_mb": 4096, "threads": 10 ** 30}, ["threads", "at most 1000"]),
+    ({"cpu_count": 2, "ram_mb": 4096, "current": {"workers": 2, "threads": float("nan"), "db_pool": 5}},
+     ["current.threads", "got nan"]),
+    ({"cpu_count": 2, "ram_mb": 4096, "rails_version": "7.x"}, ["rails_version", "a version such as"]),
+    ({"cpu_count": 2, "ram_mb": 4096, "sidekiq_version": float("nan")}, ["sidekiq_version", "got nan"]),
     ({"cpu_count": 2, "ram_mb": 4096, "deploy_overlap": "rolling"}, ["deploy_overlap", "none, phased, blue_green"]),
     ({"cpu_count": 2, "ram_mb": 4096, "io_heavy": "yes"}, ["io_heavy", "true or false"]),
     ({"cpu_count": 2, "ram_mb": 4096, "cpus": 2}, ["cpus", "allowed: cpu_count"]),
@@ -133,3 +142,14 @@ def test_bad_input(inputs, words):
         normalise_inputs(inputs)
     for word in words:
         assert word in str(error.value)
+
+
+@pytest.mark.parametrize("version, threads", [("7.1.3", 5), ("7.2", 3), ("7.2.0", 3), ("8", 3), (7.1, 5), (8.0, 3),
+                                              ("7.10", 3)])
+def test_rails_versions_are_strings(version, threads):
+    assert normalise_inputs({"cpu_count": 2, "ram_mb": 4096, "rails_version": version})["threads"] == threads
+
+
+@pytest.mark.parametrize("version, concurrency", [("6.5.12", 10), ("7", 5), ("7.3.9", 5), (6, 10)])
+def test_sidekiq_versions_are_strings(version, concurrency):
+    assert normalise_inputs({"cpu_count": 2, "ram_mb": 4096, "sidekiq_version": version})["sidekiq_concurrency"] == concurrency

@@ -70,6 +70,7 @@ def test_round_to_zero_keeps_exact_value():
     ({"ram_bytes": "4G"}, "ram_bytes must be a number"),
     ({"ram_bytes": None}, "ram_bytes must be a number"),
     ({"ram_bytes": float("nan")}, "ram_bytes must be a number"),
+    ({"ram_bytes": float("inf")}, "ram_bytes must be a number of bytes \\(finite\\), got inf"),
     ({"ram_bytes": GIB, "max_bytes": -5}, "max_bytes must not be negative"),
 ])
 def test_recommend_swap_bytes_rejects(kwargs, message):
