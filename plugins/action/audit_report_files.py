@@ -9,11 +9,12 @@ this writes them directly. It never touches the managed host.
 from __future__ import annotations
 
 import os
-import tempfile
 
 from ansible.errors import AnsibleActionFail
 from ansible.module_utils.common.text.converters import to_bytes, to_text
 from ansible.plugins.action import ActionBase
+
+from ansible_collections.hostcare.vps.plugins.module_utils._files import read_bytes, write_atomically
 
 
 class ActionModule(ActionBase):
@@ -36,36 +37,14 @@ class ActionModule(ActionBase):
                 raise AnsibleActionFail(f"files: the content of {name!r} must be a string")
 
         paths = [os.path.join(report_dir, name) for name in sorted(files)]
-        changed = [path for path in paths if _read(path) != to_bytes(files[os.path.basename(path)])]
+        changed = [path for path in paths if read_bytes(path) != to_bytes(files[os.path.basename(path)])]
         result.update(changed=bool(changed), paths=paths, changed_paths=changed)
         if self._task.check_mode or not changed:
             return result
         try:
-            os.makedirs(report_dir, mode=0o755, exist_ok=True)
             for path in changed:
-                _write_atomically(path, to_bytes(files[os.path.basename(path)]))
+                # a reader never sees half a report
+                write_atomically(path, files[os.path.basename(path)])
         except OSError as error:
             raise AnsibleActionFail(f"could not write the report in {report_dir}: {to_text(error)}") from error
         return result
-
-
-def _read(path):
-    try:
-        with open(path, "rb") as handle:
-            return handle.read()
-    except OSError:
-        return None
-
-
-def _write_atomically(path, data):
-    """Write to a temporary file beside path, then rename: a reader never sees half a report."""
-    descriptor, temporary = tempfile.mkstemp(dir=os.path.dirname(path), prefix=".hostcare-")
-    try:
-        with os.fdopen(descriptor, "wb") as handle:
-            handle.write(data)
-        os.chmod(temporary, 0o644)
-        os.replace(temporary, path)
-    except BaseException:
-        if os.path.exists(temporary):
-            os.unlink(temporary)
-        raise

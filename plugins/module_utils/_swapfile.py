@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import posixpath
 
+from ansible_collections.hostcare.vps.plugins.module_utils._mountinfo import find_mount  # noqa: F401  (re-exported)
 from ansible_collections.hostcare.vps.plugins.module_utils._units import SizeError, format_size, parse_size
 
 MIB = 1024 ** 2
@@ -165,20 +166,6 @@ def role_input_errors(inputs):
 
 
 # --- what the host looks like --------------------------------------------------------------------
-
-def find_mount(mounts, path):
-    """The mount (from _disk.parse_mountinfo) holding ``path``: the longest mount point that contains it.
-
-    Of several mounts on the same mount point the last one (the top of the stack) wins. None without any.
-    """
-    best = None
-    for mount in mounts:
-        point = mount["mount"]
-        if path == point or point == "/" or path.startswith(point.rstrip("/") + "/"):
-            if best is None or len(point) >= len(best["mount"]):
-                best = mount
-    return best
-
 
 def filesystem_refusal(fstype, mount_point, path):
     """None when ``fstype`` can hold a swap file, else the refusal message."""

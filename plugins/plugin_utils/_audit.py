@@ -32,15 +32,16 @@ import json
 import re
 from collections.abc import Mapping
 
+from ansible_collections.hostcare.vps.plugins.module_utils._disk import READ_ONLY_IMAGE_FS_TYPES
+from ansible_collections.hostcare.vps.plugins.module_utils._mountinfo import find_mount
 from ansible_collections.hostcare.vps.plugins.module_utils._units import (
     SizeError,
     format_size,
     parse_size,
     percent,
 )
+from ansible_collections.hostcare.vps.plugins.module_utils._validate import GIB, MIB
 from ansible_collections.hostcare.vps.plugins.plugin_utils._swap_sizing import (
-    GIB,
-    MIB,
     SWAP_DISK_MAX_USE_PERCENT,
     fit_swap_to_disk,
     recommend_swap_bytes,
@@ -164,11 +165,7 @@ _THRESHOLD_ORDER = (
 )
 """(low, high) pairs: low must not be above high."""
 
-SWAP_DISK_HEADROOM_BYTES = 1 * GIB
-"""A new swap file must leave at least this much free on its filesystem."""
 
-# Filesystems that are always 100% full by design (read-only images): never judged.
-READ_ONLY_IMAGE_FSTYPES = frozenset({"squashfs", "iso9660", "udf", "erofs", "cramfs"})
 
 
 class AuditError(ValueError):
@@ -415,6 +412,19 @@ def _container(facts):
     return runtime, note
 
 
+def system_ram(facts):
+    """(RAM bytes, where it came from) of the audited system, the one RAM every rule sizes for: MemTotal, capped by
+    the container's memory limit when the audit runs in one; (None, None) when unknown."""
+    swap = _dict(facts.get("swap"))
+    total = _num(_dict(swap.get("memory")).get("total_bytes"))
+    limit = _num(_dict(swap.get("container")).get("memory_limit_bytes"))
+    if limit is not None and limit > 0 and (total is None or limit < total):
+        return limit, "container memory limit"
+    if total is None:
+        return None, None
+    return total, "MemTotal"
+
+
 def _with_container_note(facts, evidence, recommendation):
     _runtime, note = _container(facts)
     if note:
@@ -426,20 +436,16 @@ def _with_container_note(facts, evidence, recommendation):
 def _filesystems(facts):
     result = []
     for item in _list(_dict(facts.get("disk")).get("filesystems")):
-        if not isinstance(item.get("mount"), str) or item.get("fstype") in READ_ONLY_IMAGE_FSTYPES:
+        if not isinstance(item.get("mount"), str) or item.get("fstype") in READ_ONLY_IMAGE_FS_TYPES:
             continue
         result.append(item)
     return result
 
 
-def _mount_of(path, mounts):
-    """The longest mount point containing ``path`` (mounts: iterable of mount point strings), or None."""
-    best = None
-    for mount in mounts:
-        prefix = mount.rstrip("/") + "/"
-        if (path == mount or path.startswith(prefix)) and (best is None or len(mount) > len(best)):
-            best = mount
-    return best
+def _mount_of(path, filesystems):
+    """The mount point of the filesystem holding ``path`` (_mountinfo.find_mount), or None."""
+    found = find_mount(filesystems, path)
+    return found["mount"] if found else None
 
 
 def _root_filesystem(facts):
@@ -514,9 +520,7 @@ def swapfile_command(path, size_bytes, fstype=None):
 
 def _swap_filesystem(facts, path):
     """The filesystem that will hold the swap file ``path`` (the longest mount containing it), or None."""
-    filesystems = {item["mount"]: item for item in _filesystems(facts)}
-    mount = _mount_of(path, filesystems)
-    return filesystems.get(mount) if mount else None
+    return find_mount(_filesystems(facts), path)
 
 
 def _swap_plan(facts, path, size_bytes):
@@ -569,7 +573,7 @@ def _fit_text(fit):
 def rule_swap_size(facts, limits):
     """No swap -> critical; swap below half the recommendation -> warning; else ok."""
     swap = _dict(facts["swap"])
-    ram = _num(_dict(swap.get("memory")).get("total_bytes"))
+    ram, ram_source = system_ram(facts)
     total = _num(_dict(swap.get("swap")).get("total_bytes"))
     if ram is None or total is None:
         return [make_finding(
@@ -578,12 +582,16 @@ def rule_swap_size(facts, limits):
             evidence={**_size("ram", ram), **_size("swap", total)},
             recommendation="Check that /proc/meminfo is readable on the host.")]
     recommended = recommend_swap_bytes(ram)
-    evidence = {**_size("ram", ram), **_size("swap", total), **_size("recommended_swap", recommended),
-                "areas": _swap_areas(swap)}
+    evidence = {**_size("ram", ram), "ram_source": ram_source, **_size("swap", total),
+                **_size("recommended_swap", recommended), "areas": _swap_areas(swap)}
+    runtime, _note = _container(facts)
     active_zram = [str(area.get("path", "")) for area in _list(swap.get("areas")) if area.get("zram")]
     zram_idle = [dev["name"] for dev in _list(swap.get("zram"))
                  if isinstance(dev.get("name"), str) and (_num(dev.get("disksize_bytes")) or 0) > 0
                  and not any(path.endswith("/" + dev["name"]) for path in active_zram)]
+    if total <= 0 and runtime:
+        return [_swap_in_container("swap.none", "critical", f"No swap on a {runtime} container with "
+                                   f"{format_size(ram)} of memory", recommended, evidence, facts)]
     if total <= 0:
         path = _free_swapfile_path(swap)
         command, extra, more, fit = _swap_plan(facts, path, recommended)
@@ -604,6 +612,9 @@ def rule_swap_size(facts, limits):
             f"{format_size(ram)} RAM and no active swap (recommended {format_size(recommended)}).{zram_text}",
             evidence=evidence, recommendation=recommendation, risk="caution", role=ROLE_SWAP, command=command)]
     low_limit = recommended * limits["swap_low_fraction"] - limits["swap_slack_bytes"]
+    if total < low_limit and runtime:
+        return [_swap_in_container("swap.small", "warning", f"Swap too small: {format_size(total)} for "
+                                   f"{format_size(ram)} of container memory", recommended - total, evidence, facts)]
     if total < low_limit:
         missing = recommended - total
         path = _free_swapfile_path(swap)
@@ -625,6 +636,21 @@ def rule_swap_size(facts, limits):
         f"{format_size(total)} of swap for {format_size(ram)} RAM (recommended {format_size(recommended)}, "
         f"at least half of it is enough).",
         evidence=evidence)]
+
+
+def _swap_in_container(finding_id, severity, title, missing, evidence, facts):
+    """Swap seen from inside a container is the host's: say so, and give no command (a swap file on the
+    container's overlay root cannot be enabled: swapon refuses it)."""
+    evidence, recommendation = _with_container_note(
+        facts, evidence, f"Add {format_size(missing)} of swap on the container host (the role {ROLE_SWAP} there); "
+                         f"a swap file cannot be enabled from inside this container (its root is an overlay, and "
+                         f"swapon needs the host's privileges), so there is no command to run here.")
+    return make_finding(
+        finding_id, severity, title,
+        f"{format_size(evidence['swap_bytes'])} of swap is visible for {format_size(evidence['ram_bytes'])} of memory "
+        f"({evidence['ram_source']}; recommended {format_size(evidence['recommended_swap_bytes'])}). Swap belongs "
+        f"to the host this container runs on.",
+        evidence=evidence, recommendation=recommendation, risk="caution", role=ROLE_SWAP, command=None)
 
 
 @rule("swap.fstab", needs=("swap",))
@@ -788,7 +814,7 @@ def rule_container(facts, limits):
 def _consumers_on(facts, mount, limit):
     """Biggest scanned directories and files that lie on ``mount``."""
     scan = _dict(_dict(facts.get("disk")).get("scan"))
-    mounts = [item["mount"] for item in _filesystems(facts)]
+    mounts = _filesystems(facts)
     dirs = [row for row in _without_explained_parents(_entries(scan.get("top_dirs")))
             if _mount_of(row["path"], mounts) == mount]
     files = [row for row in _entries(scan.get("top_files")) if _mount_of(row["path"], mounts) == mount]
@@ -798,7 +824,7 @@ def _consumers_on(facts, mount, limit):
 def _cleanup_commands(facts, mount, limits):
     """Read-only investigation first, then the safe clean-ups that apply to ``mount``."""
     disk = _dict(facts.get("disk"))
-    mounts = [item["mount"] for item in _filesystems(facts)]
+    mounts = _filesystems(facts)
     lines = ["# what uses the space (read-only)",
              f"sudo du -xh --max-depth=2 {mount} 2>/dev/null | sort -rh | head -20",
              "# deleted files still held open (read-only; restarting the process frees the space)",
@@ -991,18 +1017,25 @@ def rule_journal(facts, limits):
     vacuum = limits["journal_vacuum_bytes"]
     evidence = {"paths": list(journal.get("paths") or []), **_size("size", size),
                 **_size("vacuum_target", vacuum)}
-    command = (f"sudo journalctl --rotate --vacuum-size={_mib_arg(vacuum)}\n"
-               f"# keep it capped (restarting journald is safe; the logrotate role owns the same file):\n"
+    frees = size > vacuum  # vacuuming to a size above the current usage frees nothing: then only the cap
+    command = (f"sudo journalctl --rotate --vacuum-size={_mib_arg(vacuum)}\n" if frees else "")
+    command += (f"# keep it capped (restarting journald is safe; the logrotate role owns the same file):\n"
                f"sudo mkdir -p /etc/systemd/journald.conf.d && \\\n"
                f"  printf '[Journal]\\nSystemMaxUse={_mib_arg(vacuum)}\\n' | "
                f"sudo tee /etc/systemd/journald.conf.d/60-hostcare-logrotate.conf && \\\n"
                f"  sudo systemctl restart systemd-journald")
-    role_vars = {"hostcare_logrotate_journald_system_max_use": _mib_arg(vacuum),
-                 "hostcare_logrotate_journald_vacuum_size": _mib_arg(vacuum)}
+    role_vars = {"hostcare_logrotate_journald_system_max_use": _mib_arg(vacuum)}
+    if frees:
+        role_vars["hostcare_logrotate_journald_vacuum_size"] = _mib_arg(vacuum)
     command += "\n" + "\n".join(role_vars_lines(ROLE_LOGROTATE, role_vars))
-    recommendation = (f"Vacuum the journal to {format_size(vacuum)} and cap it with SystemMaxUse (journald's own "
-                      f"default is 10% of the filesystem, up to 4 GiB). Vacuuming deletes only the oldest "
-                      f"archived entries. The role hostcare.vps.logrotate does both (evidence.role_vars).")
+    if frees:
+        recommendation = (f"Vacuum the journal to {format_size(vacuum)} and cap it with SystemMaxUse (journald's "
+                          f"own default is 10% of the filesystem, up to 4 GiB). Vacuuming deletes only the oldest "
+                          f"archived entries. The role hostcare.vps.logrotate does both (evidence.role_vars).")
+    else:
+        recommendation = (f"Cap the journal at {format_size(vacuum)} with SystemMaxUse (journald's own default is "
+                          f"10% of the filesystem, up to 4 GiB) before it grows further; it is below that now, so "
+                          f"a vacuum would free nothing. The role hostcare.vps.logrotate does it (evidence.role_vars).")
     if size > limits["journal_warning_bytes"]:
         return [make_finding(
             "disk.journal_large", "warning", f"systemd journal uses {format_size(size)}",

@@ -23,8 +23,19 @@ import shlex
 from collections.abc import Mapping
 from urllib.parse import unquote, urlsplit
 
+from ansible_collections.hostcare.vps.plugins.module_utils._postgres import setting_in_bytes
 from ansible_collections.hostcare.vps.plugins.module_utils._units import format_size
 from ansible_collections.hostcare.vps.plugins.plugin_utils._pg_diff import pg_diff
+from ansible_collections.hostcare.vps.plugins.plugin_utils._pg_memory import (
+    CRITICAL_PERCENT,
+    WARNING_PERCENT,
+    WORK_MEM_FACTOR,
+    fit_to_budget,
+    grade,
+    model_settings,
+    with_values,
+)
+from ansible_collections.hostcare.vps.plugins.plugin_utils._pg_memory import memory_model as model_of
 from ansible_collections.hostcare.vps.plugins.plugin_utils._puma_pool import NUMBER_INPUTS as PUMA_INPUTS
 from ansible_collections.hostcare.vps.plugins.plugin_utils._puma_pool import PumaPoolError
 from ansible_collections.hostcare.vps.plugins.plugin_utils._puma_pool import normalise_inputs as normalise_puma
@@ -33,6 +44,7 @@ from ansible_collections.hostcare.vps.plugins.plugin_utils._pg_tune import (
     MIN_CONNECTIONS,
     VERSIONS,
     PgTuneError,
+    format_pg_kb,
     normalise_inputs,
     pg_tune,
 )
@@ -47,6 +59,7 @@ from ansible_collections.hostcare.vps.plugins.plugin_utils._audit import (
     _size,
     make_finding,
     rule,
+    system_ram,
 )
 
 NATIVE_LABEL = "native"
@@ -65,9 +78,6 @@ DEFAULT_TOLERANCE = 0.1
 
 MAINTENANCE_WORK_MEM_CAP = 2 * GIB
 DEFAULT_PORT = 5432
-
-_UNIT_RE = re.compile(r"^(?P<count>\d*)(?P<unit>B|kB|MB|GB|TB)$")
-_UNIT_BYTES = {"B": 1, "kB": 1024, "MB": MIB, "GB": GIB, "TB": 1024 * GIB}
 
 # Why an instance could not be read (hostcare_postgres.reason_code) -> what to do about it.
 _UNAVAILABLE_HINTS = {
@@ -115,6 +125,16 @@ def postgres_instances(facts):
     return result
 
 
+def sharing_unreadable(facts):
+    """Instances on this machine (native or a container) that run but could not be read: they use the same RAM,
+    so the budget of the readable ones counts them too (a stopped or vanished one does not)."""
+    stopped = ("not_running", "container_missing", "container_stopped", "docker_missing", "docker_down")
+    return [item for item in postgres_instances(facts)
+            if not (item["facts"] is not None and item["facts"].get("available") is True)
+            and item["connection"].get("method") in ("docker", "local_socket")
+            and (item["facts"] or {}).get("reason_code") not in stopped]
+
+
 def _available(facts):
     return [item for item in postgres_instances(facts)
             if item["facts"] is not None and item["facts"].get("available") is True]
@@ -139,18 +159,6 @@ def _title(item):
     return f"PostgreSQL ({item['label']})"
 
 
-def machine_ram(facts):
-    """(RAM bytes, where it came from): MemTotal, capped by the container's memory limit; (None, None) if unknown."""
-    swap = _dict(facts.get("swap"))
-    total = _num(_dict(swap.get("memory")).get("total_bytes"))
-    limit = _num(_dict(swap.get("container")).get("memory_limit_bytes"))
-    if limit is not None and limit > 0 and (total is None or limit < total):
-        return limit, "container memory limit"
-    if total is None:
-        return None, None
-    return total, "MemTotal"
-
-
 # --------------------------------------------------------------------------------------------- settings
 
 
@@ -165,24 +173,10 @@ def _int_setting(pg, name):
         return None
 
 
-def _bytes_setting(pg, name):
-    return _num(_setting(pg, name).get("val_in_bytes"))
-
-
-def _unit_bytes(unit):
-    match = _UNIT_RE.match(unit or "")
-    if not match:
-        return None
-    return int(match.group("count") or 1) * _UNIT_BYTES[match.group("unit")]
-
-
 def _boot_bytes(entry):
-    """The boot value (compiled-in default) of a memory setting in bytes, or None."""
-    unit = _unit_bytes(entry.get("unit"))
-    try:
-        return int(entry.get("boot_val")) * unit if unit else None
-    except (TypeError, ValueError):
-        return None
+    """The boot value (compiled-in default) of a memory setting in bytes, or None; the unit arithmetic is
+    pg_settings_facts' own (module_utils/_postgres.setting_in_bytes, which gives val_in_bytes)."""
+    return setting_in_bytes(str(entry.get("boot_val")), entry.get("unit"))
 
 
 def pg_size(num_bytes):
@@ -198,10 +192,6 @@ def _close(recommended, current):
     return abs(recommended - current) <= current * DEFAULT_TOLERANCE
 
 
-def _whole_mb(num_bytes):
-    return int(num_bytes) // MIB * MIB
-
-
 def _tune_version(pg):
     """PostgreSQL major of the facts, within PGTune's range (10-18), or None (PGTune's default)."""
     major = _num(_dict(pg.get("version")).get("major")) if isinstance(pg, Mapping) else None
@@ -210,10 +200,31 @@ def _tune_version(pg):
     return min(max(int(major), VERSIONS[0]), VERSIONS[-1])
 
 
-def recommend_settings(pg, ram_bytes, ram_source="MemTotal", instances=1):
+def model_limits(limits=None):
+    """(work_mem factor, warning percent, critical percent) of the one memory model, from the audit thresholds."""
+    limits = limits or {}
+    return (limits.get("postgres_work_mem_factor", WORK_MEM_FACTOR),
+            limits.get("postgres_memory_warning_percent", WARNING_PERCENT),
+            limits.get("postgres_memory_critical_percent", CRITICAL_PERCENT))
+
+
+def _fit(tune, pg, budget_bytes, limits):
+    """PGTune's values lowered (work_mem, then max_connections) until the memory model of the server with them
+    applied is under the warning share of ``budget_bytes``: the audit never recommends what it then flags."""
+    factor, warning, _critical = model_limits(limits)
+    settings = with_values(model_settings(_dict(pg).get("settings")), tune["values"])
+    changes = fit_to_budget(settings, budget_bytes, factor, warning)[1]
+    for name, value in changes.items():
+        tune["values"][name] = value
+        tune["settings"][name] = format_pg_kb(value // 1024) if name == "work_mem" else str(value)
+    return {f"{name}_bytes" if name == "work_mem" else name: value for name, value in changes.items()}
+
+
+def recommend_settings(pg, ram_bytes, ram_source="MemTotal", instances=1, limits=None):
     """hostcare.vps.pg_tune's recommendation for one instance of ``instances`` sharing ``ram_bytes`` (the machine's
-    RAM, already capped by a container limit): {tune, diff, budget}, or None when the budget is below PGTune's
-    512MB. The instance's own max_connections and version are kept; the workload is PGTune's default (web)."""
+    RAM, already capped by a container limit), fitted to the one memory model (``limits``: the audit thresholds):
+    {tune, diff, budget, fitted}, or None when the budget is below PGTune's 512MB. The instance's own
+    max_connections and version are kept unless the fit lowers them; the workload is PGTune's default (web)."""
     inputs = {"memory": int(ram_bytes), "version": _tune_version(pg)}
     connections = _int_setting(pg, "max_connections") if isinstance(pg, Mapping) else None
     if connections is not None and connections >= MIN_CONNECTIONS:
@@ -231,10 +242,12 @@ def recommend_settings(pg, ram_bytes, ram_source="MemTotal", instances=1):
                   else "total", "reason": f"all of the {ram_text} ({format_size(ram_bytes)})"}
     else:
         budget["reason"] = f"{format_size(ram_bytes)} of {ram_text} divided among {instances} PostgreSQL instances"
+    fitted = _fit(tune, pg, budget["bytes"], limits)
     diff = None
     if isinstance(pg, Mapping) and pg.get("available") and isinstance(pg.get("settings") or {}, Mapping):
-        diff = pg_diff(pg, tune)
-    return {"tune": tune, "diff": diff, "budget": budget}
+        factor, warning, critical = model_limits(limits)
+        diff = pg_diff(pg, tune, factor, warning, critical)
+    return {"tune": tune, "diff": diff, "budget": budget, "fitted": fitted}
 
 
 def recommended_settings(diff):
@@ -333,27 +346,32 @@ def rule_postgres_available(facts, limits):
 def rule_postgres_memory_defaults(facts, limits):
     """shared_buffers / effective_cache_size / maintenance_work_mem still at PostgreSQL's defaults on a
     machine of at least postgres_defaults_min_ram_bytes -> warning with ALTER SYSTEM lines."""
-    ram, ram_source = machine_ram(facts)
+    ram, ram_source = system_ram(facts)
     if ram is None:
         return []  # postgres.memory_unknown says it once per instance
     instances = _available(facts)
-    share = ram // max(1, len(instances))
+    unread = [item["label"] for item in sharing_unreadable(facts)]
+    sharing = len(instances) + len(unread)
+    share = ram // max(1, sharing)
     minimum = limits["postgres_defaults_min_ram_bytes"]
     findings = []
     for item in instances:
         pg = item["facts"]
         base = {"instance": item["label"], **_size("ram", ram), "ram_source": ram_source}
-        plan = recommend_settings(pg, ram, ram_source, len(instances)) if ram >= minimum else None
+        plan = recommend_settings(pg, ram, ram_source, sharing, limits) if ram >= minimum else None
         if plan is not None:
-            base.update({"budget": plan["budget"], "recommended_settings": recommended_settings(plan["diff"])})
+            base.update({"budget": plan["budget"], "recommended_settings": recommended_settings(plan["diff"]),
+                         "fitted_to_memory_model": plan["fitted"]})
             model = (plan["diff"] or {}).get("memory_model")
             if model:
                 base["memory_model"] = {
                     label: None if not model.get(label) else {
                         key: model[label][key] for key in ("total_bytes", "percent_of_budget", "verdict")}
                     for label in ("current", "recommended")}
-        if len(instances) > 1:
-            base.update({**_size("ram_share", share), "instances_sharing_ram": len(instances)})
+        if sharing > 1:
+            base.update({**_size("ram_share", share), "instances_sharing_ram": sharing})
+        if unread:
+            base["unreadable_instances_counted"] = unread
         if ram < minimum:
             findings.append(make_finding(
                 "postgres.memory_defaults_ok", "ok",
@@ -398,14 +416,22 @@ def rule_postgres_memory_defaults(facts, limits):
             restart_text += (f" {', '.join(command_line)} {'is' if len(command_line) == 1 else 'are'} set on the "
                              f"server's command line (a container's `-c ...` arguments): change it there, "
                              f"ALTER SYSTEM does not override the command line.")
-        sharing = ""
+        sharing_text = ""
         others = {name: row for name, row in base["recommended_settings"].items()
                   if row["change"] not in ("none",) and name not in names}
         if others:
-            sharing += (" PGTune also recommends " + ", ".join(
+            sharing_text += (" PGTune also recommends " + ", ".join(
                 f"{name} {row['recommended']} (now {row['current']}{', restart' if row['restart'] else ''})"
                 for name, row in list(others.items())[:6]) + (", ..." if len(others) > 6 else "")
                 + " (evidence recommended_settings; review before applying).")
+        if unread:
+            sharing_text += (f" {_plural(len(unread), 'other PostgreSQL instance')} on this machine could not be read "
+                             f"({', '.join(unread)}) and {'is' if len(unread) == 1 else 'are'} counted as sharing "
+                             f"the RAM equally.")
+        if plan["fitted"]:
+            sharing_text += (" PGTune's " + " and ".join(name.replace("_bytes", "") for name in plan["fitted"])
+                             + " are lowered so that the recommendation stays under the postgres.memory_overcommit "
+                             "warning line.")
         listed = ", ".join(f"{row['name']} {row['current']} (recommended {row['recommended']})" for row in at_default)
         findings.append(make_finding(
             "postgres.memory_defaults", "warning",
@@ -414,7 +440,7 @@ def rule_postgres_memory_defaults(facts, limits):
             f"{_title(item)} runs with PostgreSQL's defaults on a machine with {format_size(ram)} of RAM: {listed}.",
             evidence={**base, "settings": at_default, "names": names},
             recommendation=(f"Size them with PGTune's formulas for a budget of "
-                            f"{format_size(plan['budget']['bytes'])}: {plan['budget']['reason']}.{sharing} "
+                            f"{format_size(plan['budget']['bytes'])}: {plan['budget']['reason']}.{sharing_text} "
                             f"ALTER SYSTEM needs a superuser."
                             f"{restart_text} Leave room for the applications on the same machine: check "
                             f"postgres.memory_overcommit after the change."),
@@ -423,61 +449,40 @@ def rule_postgres_memory_defaults(facts, limits):
 
 
 def memory_model(pg, factor):
-    """postgresqltuner's worst case: shared_buffers + max_connections x work_mem x factor + autovacuum_max_workers x
-    (autovacuum_work_mem, or maintenance_work_mem when that is -1). None when a setting is unknown."""
-    shared_buffers = _bytes_setting(pg, "shared_buffers")
-    max_connections = _int_setting(pg, "max_connections")
-    work_mem = _bytes_setting(pg, "work_mem")
-    workers = _int_setting(pg, "autovacuum_max_workers")
-    autovacuum_work_mem = _int_setting(pg, "autovacuum_work_mem")
-    if autovacuum_work_mem is not None and autovacuum_work_mem != -1:
-        per_worker, per_worker_source = _bytes_setting(pg, "autovacuum_work_mem"), "autovacuum_work_mem"
-    else:
-        per_worker, per_worker_source = _bytes_setting(pg, "maintenance_work_mem"), "maintenance_work_mem"
-    if None in (shared_buffers, max_connections, work_mem, workers, per_worker):
+    """The one memory model (_pg_memory) of a server's facts, with readable sizes for the evidence; None when a
+    setting is unknown."""
+    model = model_of(model_settings(_dict(pg).get("settings")), factor)
+    if model is None:
         return None
-    connections = int(max_connections * work_mem * factor)
-    autovacuum = workers * per_worker
-    return {
-        "total_bytes": shared_buffers + connections + autovacuum,
-        **_size("shared_buffers", shared_buffers),
-        "max_connections": max_connections,
-        **_size("work_mem", work_mem),
-        "work_mem_factor": factor,
-        **_size("connections_work_mem", connections),
-        "autovacuum_max_workers": workers,
-        **_size("autovacuum_work_mem", per_worker),
-        "autovacuum_work_mem_from": per_worker_source,
-        **_size("autovacuum_memory", autovacuum),
-    }
+    readable = {}
+    for key, value in model.items():
+        readable[key] = value
+        if key.endswith("_bytes") and key != "total_bytes":
+            readable[key[:-len("_bytes")]] = format_size(value)
+    return readable
 
 
-def _model_severity(percent_of_ram, limits):
-    if percent_of_ram >= limits["postgres_memory_critical_percent"]:
-        return "critical"
-    if percent_of_ram >= limits["postgres_memory_warning_percent"]:
-        return "warning"
-    return "ok"
+def _model_severity(total_bytes, ram, limits):
+    _factor, warning, critical = model_limits(limits)
+    return grade(total_bytes * 100.0 / ram, warning, critical)
 
 
 def _work_mem_fix(model, ram, limits):
-    """A work_mem (bytes) that brings the model under the warning share, or None when work_mem alone cannot
-    (below 4 MB, PGTune's floor, fewer connections or a pooler is the better fix)."""
-    budget = ram * limits["postgres_memory_warning_percent"] / 100.0 - model["shared_buffers_bytes"] \
-        - model["autovacuum_memory_bytes"]
-    if model["max_connections"] <= 0:
-        return None
-    target = _whole_mb(max(0, budget) / (model["max_connections"] * model["work_mem_factor"]) - MIB)
-    if target < 4 * MIB or target >= model["work_mem_bytes"]:
-        return None
-    return target
+    """A work_mem (bytes) that brings the model under the warning share (_pg_memory.fit_to_budget), or None when
+    work_mem alone cannot (below 4 MB, PGTune's floor, fewer connections or a pooler is the better fix)."""
+    factor, warning, _critical = model_limits(limits)
+    settings = {"shared_buffers": model["shared_buffers_bytes"], "max_connections": model["max_connections"],
+                "work_mem": model["work_mem_bytes"], "maintenance_work_mem": model["autovacuum_work_mem_bytes"],
+                "autovacuum_max_workers": model["autovacuum_max_workers"], "autovacuum_work_mem": None}
+    changes = fit_to_budget(settings, ram, factor, warning)[1]
+    return None if "max_connections" in changes else changes.get("work_mem")
 
 
 @rule("postgres.memory_model", needs=("postgres",))
 def rule_postgres_memory_model(facts, limits):
     """The memory model as a share of RAM: >= critical% -> critical, >= warning% -> warning, else ok; with several
     instances, their sum too (when it is worse than each alone)."""
-    ram, ram_source = machine_ram(facts)
+    ram, ram_source = system_ram(facts)
     factor = limits["postgres_work_mem_factor"]
     findings, models = [], []
     for item in _available(facts):
@@ -492,7 +497,7 @@ def rule_postgres_memory_model(facts, limits):
                 recommendation="Nothing to do unless the other findings say why the facts are incomplete."))
             continue
         share = round(model["total_bytes"] * 100.0 / ram, 1)
-        severity = _model_severity(share, limits)
+        severity = _model_severity(model["total_bytes"], ram, limits)
         models.append((item, model, share, severity))
         evidence = {"instance": item["label"], **_size("model", model["total_bytes"]), "model_percent": share,
                     **_size("ram", ram), "ram_source": ram_source,
@@ -551,7 +556,7 @@ def _overcommit_finding(item, model, share, severity, ram, parts, evidence, limi
 def _combined_model(models, ram, ram_source, limits):
     total = sum(model["total_bytes"] for _item, model, _share, _severity in models)
     share = round(total * 100.0 / ram, 1)
-    severity = _model_severity(share, limits)
+    severity = _model_severity(total, ram, limits)
     worst_alone = min(SEVERITY_RANK[entry[3]] for entry in models)
     if severity == "ok" or SEVERITY_RANK[severity] >= worst_alone:
         return []
@@ -803,7 +808,7 @@ def rule_apps_pool(facts, limits):
     apps = facts.get("apps")
     if not isinstance(apps, (list, tuple)) or not apps:
         return []
-    ram, _source = machine_ram(facts)
+    ram, _source = system_ram(facts)
     cpu_count = _num(facts.get("cpu_count"))
     entries = [app for app in apps if isinstance(app, Mapping)]
     findings = []

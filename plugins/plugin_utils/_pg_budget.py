@@ -20,10 +20,11 @@ from __future__ import annotations
 import math
 
 from ansible_collections.hostcare.vps.plugins.module_utils._units import SizeError, format_size, parse_size
+from ansible_collections.hostcare.vps.plugins.module_utils._validate import MIB
 
 BUDGET_KEYS = ("memory_share", "reserve", "measured_other_bytes", "os_reserve", "memory_limit")
 EXCLUSIVE_KEYS = ("memory_share", "reserve", "measured_other_bytes")
-DEFAULT_OS_RESERVE_BYTES = 512 * 1024 ** 2
+DEFAULT_OS_RESERVE_BYTES = 512 * MIB
 """Left to the kernel, sshd, journald... when the budget comes from a measurement."""
 SOURCES = ("total", "memory_share", "reserve", "measured", "memory_limit")
 

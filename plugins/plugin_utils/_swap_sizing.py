@@ -28,8 +28,8 @@ from __future__ import annotations
 
 import math
 
-GIB = 1024 ** 3
-MIB = 1024 ** 2
+from ansible_collections.hostcare.vps.plugins.module_utils._units import format_size
+from ansible_collections.hostcare.vps.plugins.module_utils._validate import GIB, MIB
 
 SWAP_MAX_BYTES = 8 * GIB
 """Never recommend more than this."""
@@ -88,16 +88,6 @@ SWAP_DISK_HEADROOM_BYTES = 1 * GIB
 """Below ``wanted + this`` of free space, the quarter-of-the-free-space cap applies too."""
 
 
-def _fmt(num_bytes):
-    """Binary size with one decimal, as _units.format_size prints it (plugin_utils stay import-light here)."""
-    value = float(num_bytes)
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if abs(value) < 1024 or unit == "GiB":
-            return f"{int(value)} B" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    return f"{value:.1f} GiB"  # pragma: no cover
-
-
 def fit_swap_to_disk(wanted_bytes, available_bytes, used_bytes=None, use_percent=None, mount="/",
                      max_use_percent=SWAP_DISK_MAX_USE_PERCENT, max_disk_fraction=SWAP_MAX_DISK_FRACTION,
                      round_to_bytes=SWAP_ROUND_BYTES, headroom_bytes=SWAP_DISK_HEADROOM_BYTES):
@@ -132,11 +122,11 @@ def fit_swap_to_disk(wanted_bytes, available_bytes, used_bytes=None, use_percent
     result = {"wanted_bytes": wanted, "room_bytes": room, "max_use_percent": max_use_percent,
               "limited_by": None, "bytes": wanted}
     if room >= wanted:
-        result["reason"] = (f"{_fmt(wanted)} fits on {mount} ({_fmt(available)} free) and leaves it under "
+        result["reason"] = (f"{format_size(wanted)} fits on {mount} ({format_size(available)} free) and leaves it under "
                             f"{max_use_percent:g}% use")
         return result
     result.update({"bytes": room, "limited_by": binding})
-    now = f"{mount} has {_fmt(available)} free" + (
+    now = f"{mount} has {format_size(available)} free" + (
         f" and is {used * 100.0 / (used + available):.1f}% used" if used is not None and used + available else "")
     if binding == "use_limit":
         why = f"a bigger file would take {mount} above {max_use_percent:g}% use"
@@ -145,5 +135,5 @@ def fit_swap_to_disk(wanted_bytes, available_bytes, used_bytes=None, use_percent
     if room <= 0:
         result["reason"] = f"no swap file fits: {now}; {why}"
     else:
-        result["reason"] = f"only {_fmt(room)} of the {_fmt(wanted)} fits: {now}; {why}"
+        result["reason"] = f"only {format_size(room)} of the {format_size(wanted)} fits: {now}; {why}"
     return result

@@ -482,13 +482,19 @@ def test_journal(size, expected, severity):
     item = one(build_findings(facts), expected)
     assert item["severity"] == severity
     assert item["evidence"]["size_bytes"] == size
-    if severity != "ok":
+    if severity != "ok" and size > 500 * MIB:
         assert item["fix"]["command"].startswith("sudo journalctl --rotate --vacuum-size=500M")
         assert item["risk"] == "safe"
         assert item["fix"]["role"] == "hostcare.vps.logrotate"
         assert item["evidence"]["role_vars"] == {"hostcare_logrotate_journald_system_max_use": "500M",
                                                  "hostcare_logrotate_journald_vacuum_size": "500M"}
         assert item["fix"]["command"].endswith("#   hostcare_logrotate_journald_vacuum_size: 500M")
+    elif severity != "ok":
+        # Below the 500M target a vacuum frees nothing: only the cap is proposed (issue 12, item 6).
+        assert "--vacuum-size" not in item["fix"]["command"]
+        assert "SystemMaxUse=500M" in item["fix"]["command"]
+        assert item["evidence"]["role_vars"] == {"hostcare_logrotate_journald_system_max_use": "500M"}
+        assert "would free nothing" in item["recommendation"]
 
 
 def test_no_journal_directory_is_ok():
@@ -905,3 +911,15 @@ def test_swap_small_is_limited_by_the_disk_too():
     assert item["evidence"]["swap_fits_bytes"] == 0
     assert item["fix"]["command"] is None
     assert "no swap file fits" in item["summary"]
+
+
+# --------------------------------------------------------------------------------------------- one RAM (issue 12)
+
+
+def test_swap_in_a_container_is_sized_for_the_limit_and_has_no_command():
+    facts = {"swap": load("swap_container"), "disk": load("disk_healthy")}   # MemTotal 23.4 GiB, limit 2 GiB
+    item = one(build_findings(facts), "swap.none")
+    assert (item["evidence"]["ram_bytes"], item["evidence"]["ram_source"]) == (2 * GIB, "container memory limit")
+    assert item["evidence"]["recommended_swap_bytes"] == 4 * GIB
+    assert item["fix"]["command"] is None                         # no swap file on the container's overlay root
+    assert "container host" in item["recommendation"] and "belongs to the host" in item["summary"]
