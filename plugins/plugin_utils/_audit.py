@@ -523,7 +523,16 @@ def _swap_filesystem(facts, path):
     return find_mount(_filesystems(facts), path)
 
 
-def _swap_plan(facts, path, size_bytes):
+def swap_disk_limit(filesystem, limits):
+    """The use (percent) a new swap file may take its filesystem to: below the disk warning line when it is below
+    it now, below the critical line when it is already in warning, so a swap file never causes a disk finding."""
+    used = _use_percent(filesystem) if filesystem else None
+    if used is not None and used >= limits["disk_warning_percent"]:
+        return min(limits["disk_critical_percent"], SWAP_DISK_MAX_USE_PERCENT)
+    return min(limits["disk_warning_percent"], SWAP_DISK_MAX_USE_PERCENT)
+
+
+def _swap_plan(facts, path, size_bytes, limits):
     """(command, extra recommendation text, evidence additions, fit) for creating a swap file of ``size_bytes``
     on the filesystem holding ``path``; fit is fit_swap_to_disk's answer (None without disk facts)."""
     filesystem = _swap_filesystem(facts, path)
@@ -535,9 +544,9 @@ def _swap_plan(facts, path, size_bytes):
     fit = None
     if available is not None:
         evidence.update(_size("root_available", available))
-        fit = fit_swap_to_disk(size_bytes, available, used_bytes=_num(filesystem.get("used_bytes")),
-                               use_percent=_num(filesystem.get("use_percent")), mount=mount,
-                               max_use_percent=SWAP_DISK_MAX_USE_PERCENT)
+        # judged on the use the disk rules judge (df's Use%), so the file never causes a disk finding
+        fit = fit_swap_to_disk(size_bytes, available, use_percent=_use_percent(filesystem), mount=mount,
+                               max_use_percent=swap_disk_limit(filesystem, limits))
         evidence.update({"swap_filesystem": mount, **_size("swap_fits", fit["bytes"]),
                          "disk_max_use_percent": fit["max_use_percent"], "swap_fit_reason": fit["reason"]})
         if fit["limited_by"]:
@@ -594,7 +603,7 @@ def rule_swap_size(facts, limits):
                                    f"{format_size(ram)} of memory", recommended, evidence, facts)]
     if total <= 0:
         path = _free_swapfile_path(swap)
-        command, extra, more, fit = _swap_plan(facts, path, recommended)
+        command, extra, more, fit = _swap_plan(facts, path, recommended, limits)
         evidence.update(more)
         zram_text = _fit_text(fit)
         if zram_idle:
@@ -618,7 +627,7 @@ def rule_swap_size(facts, limits):
     if total < low_limit:
         missing = recommended - total
         path = _free_swapfile_path(swap)
-        command, extra, more, fit = _swap_plan(facts, path, missing)
+        command, extra, more, fit = _swap_plan(facts, path, missing, limits)
         evidence.update(more)
         recommendation = (f"Add a second swap file of {format_size(missing)} ({path}); this keeps the existing "
                           f"swap, so nothing is swapped off (swapoff under memory pressure can trigger the OOM "

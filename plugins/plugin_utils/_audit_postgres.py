@@ -261,6 +261,12 @@ def recommended_settings(diff):
     return result
 
 
+def recommended_values(diff):
+    """{name: bytes or number} of the recommended settings that change (the values to apply, machine-readable)."""
+    return {entry["name"]: entry.get("recommended_value") for entry in (diff or {}).get("settings") or []
+            if entry.get("change") not in ("none", "unavailable")}
+
+
 # --------------------------------------------------------------------------------------------- commands
 
 
@@ -361,6 +367,7 @@ def rule_postgres_memory_defaults(facts, limits):
         plan = recommend_settings(pg, ram, ram_source, sharing, limits) if ram >= minimum else None
         if plan is not None:
             base.update({"budget": plan["budget"], "recommended_settings": recommended_settings(plan["diff"]),
+                         "recommended_values": recommended_values(plan["diff"]),
                          "fitted_to_memory_model": plan["fitted"]})
             model = (plan["diff"] or {}).get("memory_model")
             if model:
