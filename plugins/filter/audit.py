@@ -19,10 +19,10 @@ from ansible_collections.hostcare.vps.plugins.plugin_utils._audit import (
     LIST_SOURCES,
     SEVERITY_RANK,
     AuditError,
-    build_findings,
     resolve_thresholds,
 )
-from ansible_collections.hostcare.vps.plugins.plugin_utils._audit_postgres import (
+from ansible_collections.hostcare.vps.plugins.plugin_utils._audit_rules import audit_findings as build_findings
+from ansible_collections.hostcare.vps.plugins.plugin_utils._audit_pg_instances import (
     postgres_instances_from_results,
     postgres_targets,
 )

@@ -8,13 +8,13 @@ Used by the filter hostcare.vps.pg_diff. Pure functions, standard library only.
 
 from __future__ import annotations
 
+from ansible_collections.hostcare.vps.plugins.plugin_utils._audit import grade
 from ansible_collections.hostcare.vps.plugins.plugin_utils._pg_memory import (
     CRITICAL_PERCENT,
     LOW_PERCENT,
     WARNING_PERCENT,
     WORK_MEM_FACTOR,
     fit_to_budget,
-    grade,
     model_settings,
     share_percent,
     with_values,

@@ -100,17 +100,6 @@ def share_percent(total_bytes, of_bytes):
     return round(total_bytes * 100.0 / of_bytes, 1) if of_bytes else None
 
 
-def grade(percent, warning=WARNING_PERCENT, critical=CRITICAL_PERCENT):
-    """The one severity of a model share: critical, warning or ok (None: unknown)."""
-    if percent is None:
-        return None
-    if percent >= critical:
-        return "critical"
-    if percent >= warning:
-        return "warning"
-    return "ok"
-
-
 def fit_to_budget(settings, budget_bytes, factor=WORK_MEM_FACTOR, warning=WARNING_PERCENT):
     """Lower work_mem, then max_connections, until the model of ``settings`` is below ``warning`` percent of
     ``budget_bytes``. Returns (settings, changes): changes {name: bytes or count} of what was lowered (empty when it

@@ -20,7 +20,7 @@ from ansible_collections.hostcare.vps.plugins.filter.audit import (
     audit_report,
     audit_report_markdown,
 )
-from ansible_collections.hostcare.vps.plugins.plugin_utils._audit_postgres import DEFAULT_POSTGRES_IMAGE_PATTERNS
+from ansible_collections.hostcare.vps.plugins.plugin_utils._audit_pg_instances import DEFAULT_POSTGRES_IMAGE_PATTERNS
 
 HERE = os.path.dirname(__file__)
 FIXTURES = os.path.join(HERE, "..", "..", "..", "fixtures", "audit")

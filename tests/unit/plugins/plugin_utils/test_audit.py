@@ -27,9 +27,10 @@ from ansible_collections.hostcare.vps.plugins.plugin_utils._audit import (
     make_finding,
     resolve_thresholds,
     sort_findings,
-    swapfile_command,
     worst_severity,
 )
+from ansible_collections.hostcare.vps.plugins.plugin_utils import _audit_fixes
+from ansible_collections.hostcare.vps.plugins.plugin_utils._audit_fixes import swapfile_command
 from ansible_collections.hostcare.vps.plugins.plugin_utils._swap_sizing import GIB, MIB
 
 FIXTURES = os.path.join(os.path.dirname(__file__), "..", "..", "..", "fixtures", "audit")
@@ -554,18 +555,18 @@ def test_unrotated_logs_min_size(size, expected):
 
 
 def test_logrotate_role_vars_one_entry_per_directory():
-    assert _audit.logrotate_role_vars(["/var/www/a/log/x.log", "/var/log/y.log", "/var/www/a/log/z.log"]) == {
+    assert _audit_fixes.logrotate_role_vars(["/var/www/a/log/x.log", "/var/log/y.log", "/var/www/a/log/z.log"]) == {
         "hostcare_logrotate_entries": [
             {"name": "var-www-a-log", "paths": ["/var/www/a/log/x.log", "/var/www/a/log/z.log"],
              "frequency": "daily", "rotate": 14, "compress": True, "copytruncate": True},
             {"name": "var-log", "paths": ["/var/log/y.log"], "frequency": "daily", "rotate": 14, "compress": True,
              "copytruncate": True}]}
-    assert _audit.logrotate_entry_name("/") == "root"
-    assert _audit.logrotate_entry_name("/srv/" + "x" * 80) == "srv-" + "x" * 60
+    assert _audit_fixes.logrotate_entry_name("/") == "root"
+    assert _audit_fixes.logrotate_entry_name("/srv/" + "x" * 80) == "srv-" + "x" * 60
 
 
 def test_role_vars_lines_quote_what_yaml_would_misread():
-    assert _audit.role_vars_lines("r", {"a": "10m", "b": 3, "c": "x: y", "d": True, "e": "null"}) == [
+    assert _audit_fixes.role_vars_lines("r", {"a": "10m", "b": 3, "c": "x: y", "d": True, "e": "null"}) == [
         "# or let the role r do it, with these variables:", "#   a: 10m", "#   b: 3", '#   c: "x: y"',
         "#   d: true", '#   e: "null"']
 
@@ -839,7 +840,7 @@ def test_every_finding_id_and_threshold_is_documented():
     with open(DOCS, encoding="utf-8") as handle:
         docs = handle.read()
     found = set()
-    for name in ("_audit.py", "_audit_docker.py", "_audit_postgres.py"):
+    for name in sorted(n for n in os.listdir(PLUGIN_UTILS) if n.startswith("_audit") and n.endswith(".py")):
         with open(os.path.join(PLUGIN_UTILS, name), encoding="utf-8") as handle:
             source = handle.read()
         source = "\n".join(line for line in source.splitlines() if not line.lstrip().startswith("@rule("))

@@ -16,9 +16,9 @@ from ansible_collections.hostcare.vps.plugins.plugin_utils._pg_memory import (
     MIN_CONNECTIONS,
     WORK_MEM_FLOOR_BYTES,
     fit_to_budget,
-    grade,
     memory_model,
 )
+from ansible_collections.hostcare.vps.plugins.plugin_utils._audit import grade
 
 FIXTURES = os.path.join(os.path.dirname(__file__), "..", "..", "..", "fixtures", "audit")
 
@@ -40,7 +40,7 @@ def test_model_and_grade():
     assert model["total_bytes"] == 1 * GIB + 6000 * MIB + 192 * MIB
     assert model["autovacuum_work_mem_from"] == "maintenance_work_mem"
     assert memory_model(settings(work_mem=None)) is None
-    assert [grade(p) for p in (74.99, 75.0, 89.99, 90.0, None)] == ["ok", "warning", "warning", "critical", None]
+    assert [grade(p, 75, 90) for p in (74.99, 75.0, 89.99, 90.0, None)] == ["ok", "warning", "warning", "critical", None]
 
 
 def test_fit_lowers_work_mem_first():
