@@ -14,6 +14,7 @@ from ansible.errors import AnsibleActionFail
 from ansible.module_utils.common.text.converters import to_bytes, to_text
 from ansible.plugins.action import ActionBase
 
+from ansible_collections.hostcare.vps.plugins.module_utils._audit_report_args import ARGUMENT_SPEC, MUTUALLY_EXCLUSIVE
 from ansible_collections.hostcare.vps.plugins.module_utils._files import read_bytes, write_atomically
 from ansible_collections.hostcare.vps.plugins.module_utils._validate import OptionError, absolute_path
 from ansible_collections.hostcare.vps.plugins.plugin_utils._audit import AuditError
@@ -25,21 +26,6 @@ from ansible_collections.hostcare.vps.plugins.plugin_utils._audit_entry import (
     summary_lines,
 )
 from ansible_collections.hostcare.vps.plugins.plugin_utils._report import ReportError
-
-ARGUMENT_SPEC = {
-    "dir": {"type": "path", "required": True},
-    "host": {"type": "str"},
-    "swap": {"type": "dict"},
-    "disk": {"type": "dict"},
-    "docker": {"type": "dict"},
-    "postgres": {"type": "list", "elements": "raw"},
-    "apps": {"type": "list", "elements": "dict"},
-    "cpu_count": {"type": "int"},
-    "thresholds": {"type": "dict", "default": {}},
-    "show_ok": {"type": "bool", "default": True},
-    "reports": {"type": "list", "elements": "raw"},
-    "not_audited": {"type": "list", "elements": "str", "default": []},
-}
 
 
 def _now():
@@ -53,9 +39,7 @@ class ActionModule(ActionBase):
 
     def run(self, tmp=None, task_vars=None):
         result = super().run(tmp, task_vars)
-        args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC,
-                                           mutually_exclusive=[("reports", "swap"), ("reports", "disk"),
-                                                               ("reports", "docker"), ("reports", "postgres")])[1]
+        args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC, mutually_exclusive=MUTUALLY_EXCLUSIVE)[1]
         try:
             report_dir = absolute_path("dir", os.path.abspath(args["dir"]))
             if args["reports"] is not None:

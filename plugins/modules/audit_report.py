@@ -137,26 +137,11 @@ changed_paths:
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.hostcare.vps.plugins.module_utils._audit_report_args import ARGUMENT_SPEC, MUTUALLY_EXCLUSIVE
+
 
 def main():
-    module = AnsibleModule(
-        argument_spec={
-            "dir": {"type": "path", "required": True},
-            "host": {"type": "str"},
-            "swap": {"type": "dict"},
-            "disk": {"type": "dict"},
-            "docker": {"type": "dict"},
-            "postgres": {"type": "list", "elements": "raw"},
-            "apps": {"type": "list", "elements": "dict"},
-            "cpu_count": {"type": "int"},
-            "thresholds": {"type": "dict", "default": {}},
-            "show_ok": {"type": "bool", "default": True},
-            "reports": {"type": "list", "elements": "raw"},
-            "not_audited": {"type": "list", "elements": "str", "default": []},
-        },
-        mutually_exclusive=[("reports", "swap"), ("reports", "disk"), ("reports", "docker"), ("reports", "postgres")],
-        supports_check_mode=True,
-    )
+    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, mutually_exclusive=MUTUALLY_EXCLUSIVE, supports_check_mode=True)
     module.fail_json(msg="hostcare.vps.audit_report runs on the controller as an action plugin only")
 
 

@@ -86,6 +86,14 @@ def _fs_evidence(item):
             **size_evidence("available", as_number(item.get("available_bytes")))}
 
 
+def _all_below(finding_id, what, used_text, fine, threshold):
+    """The one ok finding for every filesystem below the warning line ("/ 42.3%", ...)."""
+    return make_finding(
+        finding_id, "ok", f"{what}: {plural(len(fine), 'filesystem')} below {percent_text(threshold)}",
+        f"Below {percent_text(threshold)} {used_text}: {', '.join(fine)}.",
+        evidence={"filesystems": fine, "threshold_percent": threshold})
+
+
 @rule("disk.space", needs=("disk",))
 def rule_disk_space(facts, limits):
     """Per filesystem: >= critical% -> critical, >= warning% -> warning; the rest in one ok finding."""
@@ -127,11 +135,7 @@ def rule_disk_space(facts, limits):
             f"(threshold {percent_text(evidence['threshold_percent'])}).",
             evidence=evidence, recommendation=recommendation, risk="caution", command=command))
     if fine:
-        findings.append(make_finding(
-            "disk.space_ok", "ok",
-            f"Disk space: {plural(len(fine), 'filesystem')} below {percent_text(limits['disk_warning_percent'])}",
-            f"Below {percent_text(limits['disk_warning_percent'])} used: {', '.join(fine)}.",
-            evidence={"filesystems": fine, "threshold_percent": limits["disk_warning_percent"]}))
+        findings.append(_all_below("disk.space_ok", "Disk space", "used", fine, limits["disk_warning_percent"]))
     return findings
 
 
@@ -165,11 +169,7 @@ def rule_disk_inodes(facts, limits):
             risk="caution",
             command=f"sudo du --inodes -x --max-depth=3 {mount} 2>/dev/null | sort -rn | head -20"))
     if fine:
-        findings.append(make_finding(
-            "disk.inodes_ok", "ok",
-            f"Inodes: {plural(len(fine), 'filesystem')} below {percent_text(limits['inode_warning_percent'])}",
-            f"Below {percent_text(limits['inode_warning_percent'])} of inodes used: {', '.join(fine)}.",
-            evidence={"filesystems": fine, "threshold_percent": limits["inode_warning_percent"]}))
+        findings.append(_all_below("disk.inodes_ok", "Inodes", "of inodes used", fine, limits["inode_warning_percent"]))
     return findings
 
 

@@ -279,7 +279,7 @@ def test_the_action_fails_cleanly(tmp_path, extra, message):
 
 
 def test_action_documentation_matches_its_argument_spec():
-    from ansible_collections.hostcare.vps.plugins.action.audit_report import ARGUMENT_SPEC  # pylint: disable=import-outside-toplevel
+    from ansible_collections.hostcare.vps.plugins.module_utils._audit_report_args import ARGUMENT_SPEC  # pylint: disable=import-outside-toplevel
     with open(os.path.join(ROOT, "plugins", "modules", "audit_report.py"), encoding="utf-8") as handle:
         source = handle.read()
     documented = yaml.safe_load(source.split('DOCUMENTATION = r"""', 1)[1].split('"""', 1)[0])["options"]
