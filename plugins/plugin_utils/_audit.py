@@ -378,5 +378,6 @@ def percent_text(value):
     return f"{value:.1f}%" if value is not None else "unknown"
 
 
-def plural(count, word, plural=None):
-    return f"{count} {word if count == 1 else (plural or word + 's')}"
+def plural(count, word, plural_word=None):
+    """'1 file', '3 files' (``plural_word`` when adding an s is wrong)."""
+    return f"{count} {word if count == 1 else (plural_word or word + 's')}"
