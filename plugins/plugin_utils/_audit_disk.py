@@ -240,10 +240,10 @@ def rule_journal(facts, limits):
     frees = size > vacuum  # vacuuming to a size above the current usage frees nothing: then only the cap
     command = (f"sudo journalctl --rotate --vacuum-size={mib_arg(vacuum)}\n" if frees else "")
     command += (f"# keep it capped (restarting journald is safe; the logrotate role owns the same file):\n"
-               f"sudo mkdir -p /etc/systemd/journald.conf.d && \\\n"
-               f"  printf '[Journal]\\nSystemMaxUse={mib_arg(vacuum)}\\n' | "
-               f"sudo tee /etc/systemd/journald.conf.d/60-hostcare-logrotate.conf && \\\n"
-               f"  sudo systemctl restart systemd-journald")
+                f"sudo mkdir -p /etc/systemd/journald.conf.d && \\\n"
+                f"  printf '[Journal]\\nSystemMaxUse={mib_arg(vacuum)}\\n' | "
+                f"sudo tee /etc/systemd/journald.conf.d/60-hostcare-logrotate.conf && \\\n"
+                f"  sudo systemctl restart systemd-journald")
     role_vars = {"hostcare_logrotate_journald_system_max_use": mib_arg(vacuum)}
     if frees:
         role_vars["hostcare_logrotate_journald_vacuum_size"] = mib_arg(vacuum)

@@ -14,6 +14,7 @@ Pure functions, standard library only.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 
 from ansible_collections.hostcare.vps.plugins.module_utils._validate import MIB
@@ -42,7 +43,7 @@ def _number(value):
         number = float(value)
     except (TypeError, ValueError):
         return None
-    return None if number != number else number  # NaN is not a number here
+    return number if math.isfinite(number) else None  # NaN and inf are not sizes
 
 
 def model_settings(rows):

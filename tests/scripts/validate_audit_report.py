@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 # Copyright: hostcare.vps contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Validate audit reports (<host>.json, fleet.json) against docs/audit-report.schema.json.

@@ -252,8 +252,8 @@ def test_the_action_writes_the_reports_and_returns_the_summary(tmp_path):
     run = run_playbook(tmp_path)
     assert run.returncode == 0, run.stdout + run.stderr
     reports = tmp_path / "reports"
-    assert sorted(p.name for p in reports.iterdir()) == ["fleet.json", "fleet.md", "results.json", "web1.json",
-                                                          "web1.md"]
+    names = ["fleet.json", "fleet.md", "results.json", "web1.json", "web1.md"]
+    assert sorted(p.name for p in reports.iterdir()) == names
     doc = json.loads((reports / "web1.json").read_text(encoding="utf-8"))
     validate_report(doc)
     assert "facts.disk_unavailable" in [f["id"] for f in doc["findings"]]   # the failed source is a finding
