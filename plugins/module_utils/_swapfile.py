@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import posixpath
 
-from ansible_collections.hostcare.vps.plugins.module_utils._mountinfo import find_mount  # noqa: F401  pylint: disable=unused-import  (re-exported)
+from ansible_collections.hostcare.vps.plugins.module_utils._mountinfo import find_mount  # noqa: F401  pylint: disable=unused-import
 from ansible_collections.hostcare.vps.plugins.module_utils._units import SizeError, format_size, parse_size
 
 MIB = 1024 ** 2
