@@ -19,19 +19,23 @@ import stat
 import threading
 import time
 
+from ansible_collections.hostcare.vps.plugins.module_utils._files import read_text_if_readable
 from ansible_collections.hostcare.vps.plugins.module_utils._memory import parse_psi
 from ansible_collections.hostcare.vps.plugins.module_utils._mountinfo import parse_mountinfo
 from ansible_collections.hostcare.vps.plugins.module_utils._units import percent
 
-# Kernel and virtual filesystems that hold no user data, plus read-only images (squashfs snaps,
-# iso9660 cloud-init config drives, erofs) that are always 100% full by design.
+# Read-only images (squashfs snaps, iso9660/udf cloud-init config drives, erofs, cramfs): always 100% full by
+# design, never judged (the audit skips them too).
+READ_ONLY_IMAGE_FS_TYPES = frozenset(("cramfs", "erofs", "iso9660", "squashfs", "udf"))
+
+# Kernel and virtual filesystems that hold no user data, plus the read-only images.
 PSEUDO_FS_TYPES = frozenset((
     "anon_inodefs", "autofs", "binfmt_misc", "bpf", "cgroup", "cgroup2", "configfs", "debugfs",
-    "devpts", "devtmpfs", "efivarfs", "erofs", "fusectl", "fuse.gvfsd-fuse", "fuse.lxcfs",
-    "fuse.portal", "fuse.snapfuse", "hugetlbfs", "iso9660", "mqueue", "nfsd", "nsfs", "proc",
-    "pstore", "ramfs", "rootfs", "rpc_pipefs", "securityfs", "selinuxfs", "squashfs", "sysfs",
+    "devpts", "devtmpfs", "efivarfs", "fusectl", "fuse.gvfsd-fuse", "fuse.lxcfs",
+    "fuse.portal", "fuse.snapfuse", "hugetlbfs", "mqueue", "nfsd", "nsfs", "proc",
+    "pstore", "ramfs", "rootfs", "rpc_pipefs", "securityfs", "selinuxfs", "sysfs",
     "tmpfs", "tracefs",
-))
+)) | READ_ONLY_IMAGE_FS_TYPES
 
 # Union filesystems: a container's root is one ("/"), but on a host every running container adds
 # another one under /var/lib/docker; those are views of the host's disk, not filesystems of their own.
@@ -584,14 +588,6 @@ MOUNT_PROBE_TIMEOUT_SECONDS = 5.0
 MAX_SCAN_WORKERS = 4
 
 
-def _read_text(path):
-    try:
-        with open(path, encoding="utf-8", errors="replace") as handle:
-            return handle.read()
-    except OSError:
-        return None
-
-
 def measure_filesystems(mounts):
     """filesystems facts for parse_mountinfo() output: select_real_filesystems() plus filesystem_usage().
 
@@ -624,11 +620,11 @@ def gather_disk_facts(scan_paths, missing_paths, top_n, time_budget, cross_files
     The time budget starts after the filesystems are measured and covers the journal, the apt cache and
     the scan.
     """
-    mountinfo = _read_text(PROC_MOUNTINFO)
+    mountinfo = read_text_if_readable(PROC_MOUNTINFO)
     mounts = parse_mountinfo(mountinfo) if mountinfo is not None else None
     facts = {
         "filesystems": measure_filesystems(mounts) if mounts is not None else None,
-        "psi_io": parse_psi(_read_text(PROC_PRESSURE_IO)),
+        "psi_io": parse_psi(read_text_if_readable(PROC_PRESSURE_IO)),
     }
     deadline = time.monotonic() + time_budget
     facts["journal"] = _measure_dirs(JOURNAL_DIRS, deadline)

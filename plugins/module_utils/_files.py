@@ -28,6 +28,22 @@ def write_atomically(path, text, mode=0o644, move=os.rename):
             os.unlink(temp)
 
 
+def read_bytes(path):
+    """The file's bytes; None when it cannot be read (missing, unreadable, or refused by the kernel: PSI disabled
+    answers EOPNOTSUPP). For facts, where an unreadable file is a fact, not an error."""
+    try:
+        with open(path, "rb") as handle:
+            return handle.read()
+    except OSError:
+        return None
+
+
+def read_text_if_readable(path):
+    """read_bytes() as text (UTF-8, undecodable bytes replaced); None when the file cannot be read."""
+    data = read_bytes(path)
+    return None if data is None else data.decode("utf-8", "replace")
+
+
 def read_text(path, errors="strict"):
     """The file's text (UTF-8), None when it does not exist."""
     try:

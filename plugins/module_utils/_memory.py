@@ -15,15 +15,16 @@ import glob
 import os
 import re
 
+from ansible_collections.hostcare.vps.plugins.module_utils._files import read_bytes, read_text_if_readable
 from ansible_collections.hostcare.vps.plugins.module_utils._mountinfo import parse_mountinfo
 from ansible_collections.hostcare.vps.plugins.module_utils._mountinfo import unescape_octal as _unescape
+from ansible_collections.hostcare.vps.plugins.module_utils._validate import KIB
 
 try:
     import psutil
 except ImportError:  # optional: /proc/meminfo gives the same totals
     psutil = None
 
-KIB = 1024
 
 # cgroup v1 writes "no limit" as PAGE_COUNTER_MAX * PAGE_SIZE: 9223372036854771712 with 4 KiB pages,
 # slightly different numbers with 16/64 KiB pages. No real limit comes anywhere near 2**62 bytes.
@@ -445,19 +446,6 @@ def build_swap_facts(inputs: dict) -> dict:
     }
 
 
-def _read_bytes(path):
-    try:
-        with open(path, "rb") as handle:
-            return handle.read()
-    except OSError:  # missing, unreadable, or refused by the kernel (PSI disabled: EOPNOTSUPP)
-        return None
-
-
-def _read_text(path):
-    data = _read_bytes(path)
-    return None if data is None else data.decode("utf-8", "replace")
-
-
 def _resolve_device(root, path):
     """Resolve symlinks of `path` inside `root`; None when it does not exist or leaves `root`."""
     full = os.path.join(root, path.lstrip("/"))
@@ -492,7 +480,7 @@ def read_swap_inputs(root: str = "/") -> dict:
     def under(path):
         return os.path.join(root, path.lstrip("/"))
 
-    fstab = _read_text(under("/etc/fstab"))
+    fstab = read_text_if_readable(under("/etc/fstab"))
     fstab_devices = {}
     for entry in parse_fstab_swap_entries(fstab):
         tag = fstab_source_tag(entry["source"])
@@ -502,10 +490,10 @@ def read_swap_inputs(root: str = "/") -> dict:
         else:
             fstab_devices[entry["source"]] = _resolve_device(root, _unescape(entry["source"]))
 
-    location = locate_memory_cgroup(_read_text(under("/proc/self/cgroup")), _read_text(under("/proc/self/mountinfo")))
+    location = locate_memory_cgroup(read_text_if_readable(under("/proc/self/cgroup")), read_text_if_readable(under("/proc/self/mountinfo")))
     cgroup_files = CGROUP_V2_FILES if location["version"] == 2 else CGROUP_V1_FILES
     cgroup_levels = [
-        {name: _read_text(os.path.join(under(directory), name)) for name in cgroup_files}
+        {name: read_text_if_readable(os.path.join(under(directory), name)) for name in cgroup_files}
         for directory in location["dirs"]
     ]
 
@@ -514,27 +502,27 @@ def read_swap_inputs(root: str = "/") -> dict:
     for device in sorted(devices, key=lambda path: int(re.sub(r"\D", "", os.path.basename(path)) or 0)):
         zram.append({
             "name": os.path.basename(device),
-            "disksize": _read_text(os.path.join(device, "disksize")),
-            "comp_algorithm": _read_text(os.path.join(device, "comp_algorithm")),
-            "mm_stat": _read_text(os.path.join(device, "mm_stat")),
+            "disksize": read_text_if_readable(os.path.join(device, "disksize")),
+            "comp_algorithm": read_text_if_readable(os.path.join(device, "comp_algorithm")),
+            "mm_stat": read_text_if_readable(os.path.join(device, "mm_stat")),
         })
 
-    environ = _read_bytes(under("/proc/1/environ"))
+    environ = read_bytes(under("/proc/1/environ"))
     return {
-        "meminfo": _read_text(under("/proc/meminfo")),
-        "swaps": _read_text(under("/proc/swaps")),
+        "meminfo": read_text_if_readable(under("/proc/meminfo")),
+        "swaps": read_text_if_readable(under("/proc/swaps")),
         "fstab": fstab,
         "fstab_devices": fstab_devices,
-        "vmstat": _read_text(under("/proc/vmstat")),
-        "psi_memory": _read_text(under("/proc/pressure/memory")),
-        "sysctl": {name: _read_text(under(f"/proc/sys/vm/{name}")) for name in SYSCTL_KEYS},
+        "vmstat": read_text_if_readable(under("/proc/vmstat")),
+        "psi_memory": read_text_if_readable(under("/proc/pressure/memory")),
+        "sysctl": {name: read_text_if_readable(under(f"/proc/sys/vm/{name}")) for name in SYSCTL_KEYS},
         "cgroup": {"version": location["version"], "levels": cgroup_levels},
-        "proc1_cgroup": _read_text(under("/proc/1/cgroup")),
-        "mountinfo": _read_text(under("/proc/self/mountinfo")),
+        "proc1_cgroup": read_text_if_readable(under("/proc/1/cgroup")),
+        "mountinfo": read_text_if_readable(under("/proc/self/mountinfo")),
         "environ": parse_environ(environ) if environ is not None else None,
         "dockerenv": os.path.exists(under("/.dockerenv")),
         "containerenv": os.path.exists(under("/run/.containerenv")),
-        "systemd_container": _read_text(under("/run/systemd/container")),
+        "systemd_container": read_text_if_readable(under("/run/systemd/container")),
         "openvz": os.path.exists(under("/proc/vz")) and not os.path.exists(under("/proc/bc")),
         "zram": zram,
         "psutil": read_psutil_totals() if root == "/" else None,

@@ -47,3 +47,17 @@ def parse_mountinfo(text):
             "super_options": fields[separator + 3] if len(fields) > separator + 3 else "",
         })
     return mounts
+
+
+def find_mount(mounts, path):
+    """The mount (parse_mountinfo, or any dicts with a "mount" key) holding ``path``: the longest mount point that contains it.
+
+    Of several mounts on the same mount point the last one (the top of the stack) wins. None without any.
+    """
+    best = None
+    for mount in mounts:
+        point = mount["mount"]
+        if path == point or point == "/" or path.startswith(point.rstrip("/") + "/"):
+            if best is None or len(point) >= len(best["mount"]):
+                best = mount
+    return best

@@ -20,6 +20,7 @@ from ansible_collections.hostcare.vps.plugins.module_utils._swap_sizing import (
 from ansible_collections.hostcare.vps.plugins.module_utils._units import SizeError, format_size
 from ansible_collections.hostcare.vps.plugins.module_utils._validate import OptionError, absolute_path, integer
 from ansible_collections.hostcare.vps.plugins.module_utils._validate import size as validate_size
+from ansible_collections.hostcare.vps.plugins.module_utils._mountinfo import find_mount  # noqa: F401  pylint: disable=unused-import
 
 MIB = 1024 ** 2
 
@@ -193,20 +194,6 @@ def auto_swap_size(ram_bytes, fs, current_bytes, max_use_percent, directory):
 
 
 # --- what the host looks like --------------------------------------------------------------------
-
-def find_mount(mounts, path):
-    """The mount (from _disk.parse_mountinfo) holding ``path``: the longest mount point that contains it.
-
-    Of several mounts on the same mount point the last one (the top of the stack) wins. None without any.
-    """
-    best = None
-    for mount in mounts:
-        point = mount["mount"]
-        if path == point or point == "/" or path.startswith(point.rstrip("/") + "/"):
-            if best is None or len(point) >= len(best["mount"]):
-                best = mount
-    return best
-
 
 def filesystem_refusal(fstype, mount_point, path):
     """None when ``fstype`` can hold a swap file, else the refusal message."""

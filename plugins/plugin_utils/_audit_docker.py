@@ -3,9 +3,9 @@
 # Note: this plugin util is PRIVATE to the hostcare.vps collection.
 """Docker checks of the audit, on ``facts["docker"]`` (the ``hostcare_docker`` fact of docker_bloat_facts).
 
-Registered into ``_audit.RULES`` when _audit.py is imported. What they propose is deliberately narrow: the exact
-images (old tags beyond ``keep``, dangling ones) and stopped containers to remove by name or id, never
-``docker system prune -a`` and never a volume; volumes are reported, never judged safe to delete.
+What they propose is deliberately narrow: the exact images (old tags beyond ``keep``, dangling ones) and stopped
+containers to remove by name or id, never ``docker system prune -a`` and never a volume; volumes are reported,
+never judged safe to delete.
 
 Pure functions, no I/O.
 """
@@ -17,24 +17,28 @@ from collections.abc import Mapping
 from ansible_collections.hostcare.vps.plugins.module_utils._docker import DAEMON_JSON, repository_of
 from ansible_collections.hostcare.vps.plugins.module_utils._units import format_size
 from ansible_collections.hostcare.vps.plugins.plugin_utils._audit import (
-    MIB,
     ROLE_DOCKER_CLEANUP,
     ROLE_LOGROTATE,
-    _dict,
-    _list,
-    _num,
-    _plural,
-    _size,
+    as_dict,
+    as_list,
+    as_number,
     make_finding,
-    role_vars_lines,
+    plural,
     rule,
+    size_evidence,
+)
+from ansible_collections.hostcare.vps.plugins.plugin_utils._audit_fixes import (
+    command_lines,
+    daemon_json_command,
+    docker_log_role_vars,
+    docker_log_size,
+    role_vars_lines,
 )
 
-DAY_SECONDS = 86400
-IDS_PER_LINE = 4
-"""Names or ids per line of a `docker image rm` / `docker container rm` command (continued with a backslash)."""
 
-# Why Docker could not be asked (hostcare_docker.reason_code) -> what to do about it.
+DAY_SECONDS = 86400
+
+
 _UNAVAILABLE_HINTS = {
     "permission_denied": "Re-run the audit with --become (-b), or as a member of the docker group.",
     "no_socket": "Docker is installed but its socket is missing: is the daemon running? (sudo systemctl status docker)",
@@ -48,12 +52,9 @@ _UNAVAILABLE_HINTS = {
 }
 
 
-# --------------------------------------------------------------------------------------------- helpers
-
-
 def _docker(facts):
     """The Docker facts when Docker answered, else None (docker.unavailable reports that once)."""
-    docker = _dict(facts.get("docker"))
+    docker = as_dict(facts.get("docker"))
     return docker if docker.get("available") is True else None
 
 
@@ -63,35 +64,18 @@ def short_id(image_id):
     return text.split(":", 1)[1][:12] if ":" in text else text[:12]
 
 
-def _command_lines(prefix, words):
-    """`prefix a b c d \\` lines, IDS_PER_LINE words each, as one copy-pasteable command."""
-    words = list(words)
-    if len(words) <= IDS_PER_LINE:
-        return f"{prefix} {' '.join(words)}"
-    chunks = [" ".join(words[index:index + IDS_PER_LINE]) for index in range(0, len(words), IDS_PER_LINE)]
-    return f"{prefix} \\\n  " + " \\\n  ".join(chunks)
-
-
 def _days(seconds):
     return round(seconds / DAY_SECONDS, 1) if seconds is not None else None
-
-
-def _docker_log_size(num_bytes):
-    """A log-opt size: whole megabytes with docker's unit letter, at least 1m."""
-    return f"{max(1, int(num_bytes) // MIB)}m"
 
 
 def _severity_by_size(size, limit):
     return "warning" if size > limit else "info"
 
 
-# --------------------------------------------------------------------------------------------- availability
-
-
 @rule("docker.available", needs=("docker",))
 def rule_docker_available(facts, limits):
     """Docker facts with available: false -> one info finding saying why (never an error)."""
-    docker = _dict(facts["docker"])
+    docker = as_dict(facts["docker"])
     if docker.get("available") is True:
         return []
     code = docker.get("reason_code")
@@ -110,35 +94,32 @@ def rule_docker_available(facts, limits):
         recommendation=hint)]
 
 
-# --------------------------------------------------------------------------------------------- space
-
-
 @rule("docker.reclaimable", needs=("docker",))
 def rule_docker_reclaimable(facts, limits):
     """What a cleanup could free: unused images, stopped containers' layers and build cache, per category."""
     docker = _docker(facts)
     if docker is None:
         return []
-    totals = _dict(docker.get("totals"))
-    images, containers = _dict(totals.get("images")), _dict(totals.get("containers"))
-    volumes, cache = _dict(totals.get("volumes")), _dict(totals.get("build_cache"))
-    unused = _num(images.get("unused_bytes")) or 0
-    stopped = _num(containers.get("reclaimable_bytes")) or 0
-    build_cache = _num(cache.get("reclaimable_bytes")) or 0
+    totals = as_dict(docker.get("totals"))
+    images, containers = as_dict(totals.get("images")), as_dict(totals.get("containers"))
+    volumes, cache = as_dict(totals.get("volumes")), as_dict(totals.get("build_cache"))
+    unused = as_number(images.get("unused_bytes")) or 0
+    stopped = as_number(containers.get("reclaimable_bytes")) or 0
+    build_cache = as_number(cache.get("reclaimable_bytes")) or 0
     total = unused + stopped + build_cache
     evidence = {
-        **_size("reclaimable", total),
-        **_size("images_unused", unused),
-        **_size("images_reclaimable", _num(images.get("reclaimable_bytes"))),
-        **_size("images_dangling", _num(images.get("dangling_bytes"))),
-        **_size("images_old_tags", _num(images.get("old_tags_bytes"))),
-        **_size("images_total", _num(images.get("size_bytes"))),
-        **_size("containers_reclaimable", stopped),
-        **_size("build_cache_reclaimable", build_cache),
-        **_size("volumes_unused", _num(volumes.get("reclaimable_bytes"))),
-        "images_count": _num(images.get("count")), "images_active": _num(images.get("active")),
-        "containers_count": _num(containers.get("count")), "containers_active": _num(containers.get("active")),
-        "volumes_count": _num(volumes.get("count")), "volumes_active": _num(volumes.get("active")),
+        **size_evidence("reclaimable", total),
+        **size_evidence("images_unused", unused),
+        **size_evidence("images_reclaimable", as_number(images.get("reclaimable_bytes"))),
+        **size_evidence("images_dangling", as_number(images.get("dangling_bytes"))),
+        **size_evidence("images_old_tags", as_number(images.get("old_tags_bytes"))),
+        **size_evidence("images_total", as_number(images.get("size_bytes"))),
+        **size_evidence("containers_reclaimable", stopped),
+        **size_evidence("build_cache_reclaimable", build_cache),
+        **size_evidence("volumes_unused", as_number(volumes.get("reclaimable_bytes"))),
+        "images_count": as_number(images.get("count")), "images_active": as_number(images.get("active")),
+        "containers_count": as_number(containers.get("count")), "containers_active": as_number(containers.get("active")),
+        "volumes_count": as_number(volumes.get("count")), "volumes_active": as_number(volumes.get("active")),
         "threshold_bytes": limits["docker_reclaimable_warning_bytes"],
         "threshold": format_size(limits["docker_reclaimable_warning_bytes"]),
     }
@@ -187,10 +168,10 @@ def rule_docker_old_tags(facts, limits):
     docker = _docker(facts)
     if docker is None:
         return []
-    entries = [entry for entry in _list(docker.get("old_tags")) if entry.get("names")]
+    entries = [entry for entry in as_list(docker.get("old_tags")) if entry.get("names")]
     if not entries:
         return []
-    keep = _num(docker.get("keep"))
+    keep = as_number(docker.get("keep"))
     tags, repositories, images, untag_only = [], {}, [], []
     for entry in entries:
         names = [str(name) for name in entry["names"]]
@@ -201,23 +182,23 @@ def rule_docker_old_tags(facts, limits):
             untag_only.extend(names)
         else:
             images.append(short_id(entry.get("id")))
-    size = sum(_num(entry.get("size_bytes")) or 0 for entry in entries)
+    size = sum(as_number(entry.get("size_bytes")) or 0 for entry in entries)
     rows = [{"repository": repo, "count": len(names), "tags": names} for repo, names in repositories.items()]
-    evidence = {"old_tags": tags, "repositories": rows, "keep": keep, **_size("size", size),
+    evidence = {"old_tags": tags, "repositories": rows, "keep": keep, **size_evidence("size", size),
                 "image_ids": images, "untag_only": untag_only,
-                **_size("threshold", limits["docker_cleanup_warning_bytes"])}
+                **size_evidence("threshold", limits["docker_cleanup_warning_bytes"])}
     command = ("# docker refuses to remove an image a container uses (no --force here);\n"
-               "# a removed tag can be pulled or built again\n" + _command_lines("docker image rm", tags))
+               "# a removed tag can be pulled or built again\n" + command_lines("docker image rm", tags))
     untag_text = ""
     if untag_only:
         verb = "loses" if len(untag_only) == 1 else "lose"
-        untag_text = (f" {_plural(len(untag_only), 'tag')} ({', '.join(untag_only)}) only {verb} the name: the "
+        untag_text = (f" {plural(len(untag_only), 'tag')} ({', '.join(untag_only)}) only {verb} the name: the "
                       f"image keeps a newer tag elsewhere.")
     listed = "; ".join(f"{row['repository']}: {', '.join(row['tags'])}" for row in rows)
     return [make_finding(
         "docker.old_tags", _severity_by_size(size, limits["docker_cleanup_warning_bytes"]),
-        f"{_plural(len(tags), 'old image tag')} beyond the newest {keep} per repository ({format_size(size)})",
-        f"{_plural(len(tags), 'tag')} of images older than the newest {keep} of their repository, used by no "
+        f"{plural(len(tags), 'old image tag')} beyond the newest {keep} per repository ({format_size(size)})",
+        f"{plural(len(tags), 'tag')} of images older than the newest {keep} of their repository, used by no "
         f"container, hold {format_size(size)}: {listed}.{untag_text}",
         evidence=evidence,
         recommendation=(f"These are rollback points: keep the ones you may still roll back to (or audit with a "
@@ -234,17 +215,17 @@ def rule_docker_dangling(facts, limits):
     docker = _docker(facts)
     if docker is None:
         return []
-    entries = _list(docker.get("dangling_images"))
+    entries = as_list(docker.get("dangling_images"))
     if not entries:
         return []
     ids = [short_id(entry.get("id")) for entry in entries]
-    size = sum(_num(entry.get("size_bytes")) or 0 for entry in entries)
-    evidence = {"image_ids": ids, "count": len(ids), **_size("size", size),
-                **_size("threshold", limits["docker_cleanup_warning_bytes"])}
+    size = sum(as_number(entry.get("size_bytes")) or 0 for entry in entries)
+    evidence = {"image_ids": ids, "count": len(ids), **size_evidence("size", size),
+                **size_evidence("threshold", limits["docker_cleanup_warning_bytes"])}
     return [make_finding(
         "docker.dangling_images", _severity_by_size(size, limits["docker_cleanup_warning_bytes"]),
-        f"{_plural(len(ids), 'dangling image')} ({format_size(size)})",
-        f"{_plural(len(ids), 'image')} without a tag, used by no container, hold {format_size(size)} "
+        f"{plural(len(ids), 'dangling image')} ({format_size(size)})",
+        f"{plural(len(ids), 'image')} without a tag, used by no container, hold {format_size(size)} "
         f"(left behind when a tag moved to a newer build).",
         evidence=evidence,
         recommendation=("Remove them with the command, which names each image; nothing can start from an image "
@@ -252,7 +233,7 @@ def rule_docker_dangling(facts, limits):
                         f"{ROLE_DOCKER_CLEANUP} removes them with hostcare_docker_cleanup_remove_dangling: true "
                         "(its default)."),
         risk="caution", role=ROLE_DOCKER_CLEANUP,
-        command="# no --force: docker keeps any image a container uses\n" + _command_lines("docker image rm", ids))]
+        command="# no --force: docker keeps any image a container uses\n" + command_lines("docker image rm", ids))]
 
 
 @rule("docker.stopped_containers", needs=("docker",))
@@ -262,28 +243,28 @@ def rule_docker_stopped(facts, limits):
     if docker is None:
         return []
     min_days = limits["docker_stopped_min_days"]
-    old = [entry for entry in _list(docker.get("stopped_containers"))
-           if isinstance(entry.get("name"), str) and _num(entry.get("stopped_seconds")) is not None
+    old = [entry for entry in as_list(docker.get("stopped_containers"))
+           if isinstance(entry.get("name"), str) and as_number(entry.get("stopped_seconds")) is not None
            and entry["stopped_seconds"] >= min_days * DAY_SECONDS]
     if not old:
         return []
     rows = [{"name": entry["name"], "image": entry.get("image"), "state": entry.get("state"),
-             "stopped_days": _days(entry["stopped_seconds"]), **_size("size_rw", _num(entry.get("size_rw_bytes")))}
+             "stopped_days": _days(entry["stopped_seconds"]), **size_evidence("size_rw", as_number(entry.get("size_rw_bytes")))}
             for entry in old]
     names = [row["name"] for row in rows]
     size = sum(row["size_rw_bytes"] or 0 for row in rows)
-    evidence = {"containers": rows, "names": names, **_size("size", size), "min_days": min_days,
-                **_size("threshold", limits["docker_cleanup_warning_bytes"])}
+    evidence = {"containers": rows, "names": names, **size_evidence("size", size), "min_days": min_days,
+                **size_evidence("threshold", limits["docker_cleanup_warning_bytes"])}
     diff = "\n".join(f"docker container diff {name} | head -50" for name in names[:5])
     command = ("# what each one changed in its writable layer (read-only); that data goes with the container:\n"
                f"{diff}\n"
                "# removes the containers only, not their volumes (no -v):\n"
-               + _command_lines("docker container rm", names))
+               + command_lines("docker container rm", names))
     listed = ", ".join(f"{row['name']} ({row['stopped_days']} days)" for row in rows[:3])
     return [make_finding(
         "docker.stopped_containers", _severity_by_size(size, limits["docker_cleanup_warning_bytes"]),
-        f"{_plural(len(rows), 'container')} stopped for more than {min_days:g} days ({format_size(size)})",
-        f"{_plural(len(rows), 'container')} stopped at least {min_days:g} days ago: {listed}"
+        f"{plural(len(rows), 'container')} stopped for more than {min_days:g} days ({format_size(size)})",
+        f"{plural(len(rows), 'container')} stopped at least {min_days:g} days ago: {listed}"
         f"{f' and {len(rows) - 3} more' if len(rows) > 3 else ''}; their writable layers hold {format_size(size)} "
         f"and they keep their images from being cleaned up.",
         evidence=evidence,
@@ -296,18 +277,15 @@ def rule_docker_stopped(facts, limits):
         risk="caution", role=ROLE_DOCKER_CLEANUP, command=command)]
 
 
-# --------------------------------------------------------------------------------------------- logs
-
-
 def _log_rows(docker):
     rows = []
-    for container in _list(docker.get("containers")):
-        log = _dict(container.get("log"))
+    for container in as_list(docker.get("containers")):
+        log = as_dict(container.get("log"))
         if not log or not isinstance(container.get("name"), str):
             continue
         rows.append({"path": log.get("path"), "container": container["name"], "driver": log.get("driver"),
                      "capped": log.get("capped"), "max_size": log.get("max_size"),
-                     **_size("size", _num(log.get("size_bytes"))), "error": log.get("error"),
+                     **size_evidence("size", as_number(log.get("size_bytes"))), "error": log.get("error"),
                      "running": bool(container.get("running"))})
     rows.sort(key=lambda row: -(row["size_bytes"] or 0))
     return rows
@@ -321,7 +299,7 @@ def rule_docker_logs(facts, limits):
         return []
     rows = _log_rows(docker)
     with_file = [row for row in rows if row["path"]]
-    biggest = [{"path": row["path"], **_size("size", row["size_bytes"]), "container": row["container"],
+    biggest = [{"path": row["path"], **size_evidence("size", row["size_bytes"]), "container": row["container"],
                 "capped": row["capped"]} for row in with_file if row["size_bytes"] is not None]
     biggest = biggest[:limits["top_consumers"]]
     uncapped = [row for row in with_file if row["capped"] is False]
@@ -329,20 +307,20 @@ def rule_docker_logs(facts, limits):
     if not uncapped:
         return [make_finding(
             "docker.logs_ok", "ok",
-            f"Container logs: {_plural(len(with_file), 'log file')}, all with a size limit",
-            f"Every container log file on this host has a size limit ({_plural(len(with_file), 'file')}).",
+            f"Container logs: {plural(len(with_file), 'log file')}, all with a size limit",
+            f"Every container log file on this host has a size limit ({plural(len(with_file), 'file')}).",
             evidence={"biggest": biggest, "unreadable_containers": unreadable})]
-    logs = [{"path": row["path"], **_size("size", row["size_bytes"]), "container": row["container"]}
+    logs = [{"path": row["path"], **size_evidence("size", row["size_bytes"]), "container": row["container"]}
             for row in uncapped]
     total = sum(row["size_bytes"] or 0 for row in uncapped)
     limit = limits["docker_log_warning_bytes"]
     large = [row for row in uncapped if (row["size_bytes"] or 0) > limit]
     severity = "warning" if large else "info"
-    max_size = _docker_log_size(limits["docker_log_max_size_bytes"])
+    max_size = docker_log_size(limits["docker_log_max_size_bytes"])
     max_file = str(limits["docker_log_max_file"])
     evidence = {"logs": logs, "paths": [row["path"] for row in uncapped],
-                "containers": [row["container"] for row in uncapped], **_size("total", total),
-                **_size("threshold", limit), "biggest": biggest, "unreadable_containers": unreadable}
+                "containers": [row["container"] for row in uncapped], **size_evidence("total", total),
+                **size_evidence("threshold", limit), "biggest": biggest, "unreadable_containers": unreadable}
     lines = ["# log options are fixed when a container is created: re-create each one with a limit,",
              f"#   docker run --log-opt max-size={max_size} --log-opt max-file={max_file} ...",
              "# or in its compose service:",
@@ -366,11 +344,11 @@ def rule_docker_logs(facts, limits):
         size_text = f" ({format_size(total)}{biggest_text})"
     unreadable_text = ""
     if unreadable:
-        unreadable_text = f" {_plural(len(unreadable), 'log size')} could not be read: run the audit with -b."
+        unreadable_text = f" {plural(len(unreadable), 'log size')} could not be read: run the audit with -b."
     return [make_finding(
         "docker.logs_uncapped", severity,
-        f"{_plural(len(uncapped), 'container log')} without max-size{size_text}",
-        f"{_plural(len(uncapped), 'container log')} grow{'s' if len(uncapped) == 1 else ''} without a size limit "
+        f"{plural(len(uncapped), 'container log')} without max-size{size_text}",
+        f"{plural(len(uncapped), 'container log')} grow{'s' if len(uncapped) == 1 else ''} without a size limit "
         f"({format_size(total)} now): " + ", ".join(f"{row['container']} ({row['size']})" for row in logs[:3])
         + (f" and {len(logs) - 3} more" if len(logs) > 3 else "") + f".{unreadable_text}",
         evidence=evidence,
@@ -382,49 +360,13 @@ def rule_docker_logs(facts, limits):
         risk="caution", role=ROLE_LOGROTATE, command="\n".join(lines))]
 
 
-def docker_log_role_vars(max_size, max_file):
-    """The hostcare.vps.logrotate variables that set the daemon's default log limit."""
-    return {"hostcare_logrotate_docker_max_size": max_size, "hostcare_logrotate_docker_max_file": int(max_file)}
-
-
-def daemon_json_command(log_opts_source, max_size, max_file):
-    """Commands setting the default log-opts in /etc/docker/daemon.json without losing other settings."""
-    if log_opts_source == "absent":
-        write = ("# only when the file does not exist yet (test ! -e):\n"
-                 f"test ! -e {DAEMON_JSON} && sudo tee {DAEMON_JSON} >/dev/null <<'EOF'\n"
-                 "{\n"
-                 f"  \"log-opts\": {{\"max-size\": \"{max_size}\", \"max-file\": \"{max_file}\"}}\n"
-                 "}\n"
-                 "EOF")
-    else:
-        write = ("# keep a copy, then add the two options to the existing settings:\n"
-                 f"sudo cp -p {DAEMON_JSON} {DAEMON_JSON}.hostcare-bak\n"
-                 "sudo python3 - <<'EOF'\n"
-                 "import json\n"
-                 f"path = \"{DAEMON_JSON}\"\n"
-                 "with open(path) as handle:\n"
-                 "    config = json.load(handle)\n"
-                 "options = config.setdefault(\"log-opts\", {})\n"
-                 f"options.setdefault(\"max-size\", \"{max_size}\")\n"
-                 f"options.setdefault(\"max-file\", \"{max_file}\")\n"
-                 "with open(path, \"w\") as handle:\n"
-                 "    json.dump(config, handle, indent=2)\n"
-                 "    handle.write(\"\\n\")\n"
-                 "EOF")
-    return (f"{write}\n"
-            f"sudo dockerd --validate --config-file {DAEMON_JSON}   # Docker 23+: checks the file\n"
-            "# dockerd reads it at start. A restart stops and starts every container unless \"live-restore\": true\n"
-            "# is set (docker info | grep -i 'live restore'): do it in a quiet moment.\n"
-            "sudo systemctl restart docker")
-
-
 @rule("docker.daemon_log_opts", needs=("docker",))
 def rule_docker_daemon_log_opts(facts, limits):
     """The daemon's default for new containers: json-file without max-size in daemon.json -> warning."""
     docker = _docker(facts)
     if docker is None:
         return []
-    daemon = _dict(docker.get("daemon"))
+    daemon = as_dict(docker.get("daemon"))
     driver, source = daemon.get("log_driver"), daemon.get("log_opts_source")
     opts = daemon.get("log_opts")
     evidence = {"log_driver": driver, "log_opts": dict(opts) if isinstance(opts, Mapping) else None,
@@ -450,7 +392,7 @@ def rule_docker_daemon_log_opts(facts, limits):
         return [make_finding(
             "docker.daemon_log_opts_ok", "ok", f"Docker's default container log limit: {why}",
             f"New containers get {why} from the daemon's defaults.", evidence=evidence)]
-    max_size = _docker_log_size(limits["docker_log_max_size_bytes"])
+    max_size = docker_log_size(limits["docker_log_max_size_bytes"])
     max_file = str(limits["docker_log_max_file"])
     evidence["proposed_log_opts"] = {"max-size": max_size, "max-file": max_file}
     evidence["role_vars"] = docker_log_role_vars(max_size, max_file)
@@ -472,33 +414,30 @@ def rule_docker_daemon_log_opts(facts, limits):
                              "#   hostcare_logrotate_docker_restart: true)"]))]
 
 
-# --------------------------------------------------------------------------------------------- volumes
-
-
 @rule("docker.volumes", needs=("docker",))
 def rule_docker_volumes(facts, limits):
     """Volumes no container uses: reported for a human to look at, never proposed for deletion."""
     docker = _docker(facts)
     if docker is None:
         return []
-    unused = [volume for volume in _list(docker.get("volumes"))
+    unused = [volume for volume in as_list(docker.get("volumes"))
               if volume.get("in_use") is False and isinstance(volume.get("name"), str)]
     if not unused:
         return []
-    unused.sort(key=lambda volume: -(_num(volume.get("size_bytes")) or 0))
-    rows = [{"name": volume["name"], **_size("size", _num(volume.get("size_bytes"))),
+    unused.sort(key=lambda volume: -(as_number(volume.get("size_bytes")) or 0))
+    rows = [{"name": volume["name"], **size_evidence("size", as_number(volume.get("size_bytes"))),
              "anonymous": bool(volume.get("anonymous"))} for volume in unused]
     size = sum(row["size_bytes"] or 0 for row in rows)
-    root = _dict(docker.get("daemon")).get("root_dir") or "/var/lib/docker"
+    root = as_dict(docker.get("daemon")).get("root_dir") or "/var/lib/docker"
     lines = [f"docker volume inspect {row['name']}" for row in rows[:3]]
     lines += [f"sudo ls -la {root}/volumes/{row['name']}/_data | head" for row in rows[:3]]
     return [make_finding(
         "docker.unused_volumes", "info",
-        f"{_plural(len(rows), 'volume')} no container uses ({format_size(size)})",
-        f"{_plural(len(rows), 'volume')} mounted by no container, running or stopped, hold {format_size(size)}: "
+        f"{plural(len(rows), 'volume')} no container uses ({format_size(size)})",
+        f"{plural(len(rows), 'volume')} mounted by no container, running or stopped, hold {format_size(size)}: "
         + ", ".join(f"{row['name'][:24]} ({row['size']})" for row in rows[:3])
         + (f" and {len(rows) - 3} more" if len(rows) > 3 else "") + ".",
-        evidence={"volumes": rows, "names": [row["name"] for row in rows], **_size("size", size)},
+        evidence={"volumes": rows, "names": [row["name"] for row in rows], **size_evidence("size", size)},
         recommendation=("For information only: volumes hold data (databases, uploads) and are never judged safe to "
                         "delete. Look at what they contain (the commands only read); back up before you decide "
                         "anything."),

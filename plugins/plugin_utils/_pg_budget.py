@@ -20,9 +20,11 @@ from __future__ import annotations
 from ansible_collections.hostcare.vps.plugins.module_utils import _validate
 from ansible_collections.hostcare.vps.plugins.module_utils._units import format_size
 
+from ansible_collections.hostcare.vps.plugins.module_utils._validate import MIB
+
 BUDGET_KEYS = ("memory_share", "reserve", "measured_other_bytes", "os_reserve", "memory_limit")
 EXCLUSIVE_KEYS = ("memory_share", "reserve", "measured_other_bytes")
-DEFAULT_OS_RESERVE_BYTES = 512 * 1024 ** 2
+DEFAULT_OS_RESERVE_BYTES = 512 * MIB
 """Left to the kernel, sshd, journald... when the budget comes from a measurement."""
 SOURCES = ("total", "memory_share", "reserve", "measured", "memory_limit")
 

@@ -11,6 +11,18 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 
+from ansible_collections.hostcare.vps.plugins.plugin_utils._audit import grade
+from ansible_collections.hostcare.vps.plugins.plugin_utils._pg_memory import (
+    CRITICAL_PERCENT,
+    LOW_PERCENT,
+    WARNING_PERCENT,
+    WORK_MEM_FACTOR,
+    fit_to_budget,
+    model_settings,
+    share_percent,
+    with_values,
+)
+from ansible_collections.hostcare.vps.plugins.plugin_utils._pg_memory import memory_model as memory_model_of
 from ansible_collections.hostcare.vps.plugins.plugin_utils._pg_tune import MEMORY_SETTINGS
 
 # Within 5% counts as equal, as timescaledb-tune's apply logic does: tuning is not that precise.
@@ -18,13 +30,6 @@ TOLERANCE = 0.05
 # Off by this factor or more (either way) is a warning; smaller differences are info.
 FAR_OFF_FACTOR = 2.0
 RESTART_CONTEXT = "postmaster"
-WORK_MEM_FACTOR = 1.5
-"""postgresqltuner's default --wmp: each connection may use 150% of work_mem."""
-PG_DEFAULT_AUTOVACUUM_WORKERS = 3
-# postgresqltuner's verdicts on the model as a share of RAM (here: of the budget).
-MODEL_BAD_PERCENT = 100.0
-MODEL_WARN_PERCENT = 80.0
-MODEL_LOW_PERCENT = 60.0
 
 
 class PgDiffError(ValueError):
@@ -104,77 +109,43 @@ def _compare(current, recommended):
     return change, "warning" if far_off else "info"
 
 
-def _model(shared_buffers, max_connections, work_mem, workers, per_worker, per_worker_from, factor):
-    if None in (shared_buffers, max_connections, work_mem, workers, per_worker):
-        return None
-    connections = int(max_connections * work_mem * factor)
-    autovacuum = int(workers * per_worker)
-    return {"total_bytes": int(shared_buffers + connections + autovacuum), "shared_buffers_bytes": int(shared_buffers),
-            "max_connections": int(max_connections), "work_mem_bytes": int(work_mem),
-            "connections_work_mem_bytes": connections, "autovacuum_max_workers": int(workers),
-            "autovacuum_work_mem_bytes": int(per_worker), "autovacuum_work_mem_from": per_worker_from,
-            "autovacuum_memory_bytes": autovacuum}
-
-
-def _row_number(rows, name):
-    return _number(_dict_get(rows, name).get("setting"))
-
-
-def _dict_get(rows, name):
-    row = rows.get(name)
-    return row if isinstance(row, dict) else {}
-
-
-def _verdict(percent):
-    if percent is None:
+def _verdict(total, budget, limits):
+    """The one grade of the model (_pg_memory.grade: critical -> bad), plus ``low`` for an under-used budget."""
+    if not budget:
         return "unknown"
-    if percent > MODEL_BAD_PERCENT:
-        return "bad"
-    if percent > MODEL_WARN_PERCENT:
-        return "warning"
-    if percent < MODEL_LOW_PERCENT:
-        return "low"
-    return "ok"
+    percent = total * 100.0 / budget
+    severity = grade(percent, limits["warning"], limits["critical"])
+    if severity != "ok":
+        return "bad" if severity == "critical" else "warning"
+    return "low" if percent < LOW_PERCENT else "ok"
 
 
-def memory_model(rows, recommendation, factor=WORK_MEM_FACTOR):
-    """postgresqltuner's worst case, current and recommended: shared_buffers + max_connections x work_mem x factor
-    + autovacuum_max_workers x (autovacuum_work_mem, or maintenance_work_mem when that is -1), with its share of
-    the RAM and of the budget (the RAM unless pg_tune was given a shared-host budget)."""
+def memory_model(rows, recommendation, factor=WORK_MEM_FACTOR, warning=WARNING_PERCENT, critical=CRITICAL_PERCENT):
+    """The one memory model (_pg_memory), current and recommended, with its share of the RAM and of the budget
+    (the RAM unless pg_tune was given a shared-host budget). When the recommended settings reach the warning
+    share, ``fit`` gives the work_mem (and max_connections) that bring them under it, else it is null."""
     values = recommendation.get("values") or {}
     ram = (recommendation.get("inputs") or {}).get("memory")
     budget = (recommendation.get("budget") or {}).get("bytes") or ram
-
-    current_av = _row_number(rows, "autovacuum_work_mem")
-    current = {
-        "shared_buffers": _dict_get(rows, "shared_buffers").get("val_in_bytes"),
-        "max_connections": _row_number(rows, "max_connections"),
-        "work_mem": _dict_get(rows, "work_mem").get("val_in_bytes"),
-        "maintenance_work_mem": _dict_get(rows, "maintenance_work_mem").get("val_in_bytes"),
-        "autovacuum_max_workers": _row_number(rows, "autovacuum_max_workers"),
-        "autovacuum_work_mem": (_dict_get(rows, "autovacuum_work_mem").get("val_in_bytes")
-                                if current_av is not None and current_av != -1 else None),
-    }
-    recommended = {name: values.get(name, value) for name, value in current.items()}
-    if recommended["autovacuum_max_workers"] is None:
-        recommended["autovacuum_max_workers"] = PG_DEFAULT_AUTOVACUUM_WORKERS
-    result = {"factor": factor, "ram_bytes": ram, "budget_bytes": budget}
+    current = model_settings(rows)
+    recommended = with_values(current, values)
+    result = {"factor": factor, "ram_bytes": ram, "budget_bytes": budget, "fit": None}
     for label, settings in (("current", current), ("recommended", recommended)):
-        per_worker, source = settings["autovacuum_work_mem"], "autovacuum_work_mem"
-        if per_worker is None:
-            per_worker, source = settings["maintenance_work_mem"], "maintenance_work_mem"
-        model = _model(settings["shared_buffers"], settings["max_connections"], settings["work_mem"],
-                       settings["autovacuum_max_workers"], per_worker, source, factor)
+        model = memory_model_of(settings, factor)
         if model is not None:
-            model["percent_of_ram"] = round(model["total_bytes"] * 100.0 / ram, 1) if ram else None
-            model["percent_of_budget"] = round(model["total_bytes"] * 100.0 / budget, 1) if budget else None
-            model["verdict"] = _verdict(model["percent_of_budget"])
+            model["percent_of_ram"] = share_percent(model["total_bytes"], ram)
+            model["percent_of_budget"] = share_percent(model["total_bytes"], budget)
+            model["verdict"] = _verdict(model["total_bytes"], budget, {"warning": warning, "critical": critical})
         result[label] = model
+    if budget and result["recommended"] and result["recommended"]["verdict"] in ("warning", "bad"):
+        result["fit"] = {f"{name}_bytes" if name == "work_mem" else name: value
+                         for name, value in fit_to_budget(recommended, budget, factor, warning)[1].items()} or None
     return result
 
 
-def pg_diff(facts, recommendation):
-    """Per setting: current, recommended, change (none|raise|lower|set|unavailable), restart and severity."""
+def pg_diff(facts, recommendation, factor=WORK_MEM_FACTOR, warning=WARNING_PERCENT, critical=CRITICAL_PERCENT):
+    """Per setting: current, recommended, change (none|raise|lower|set|unavailable), restart and severity; the
+    memory model (``factor``, ``warning`` and ``critical`` percent: the audit passes its thresholds)."""
     if not facts.get("available"):
         return {"available": False, "reason": facts.get("reason"), "settings": [], "changes": 0, "restart_needed": False}
     rows = facts.get("settings") or {}
@@ -196,4 +167,4 @@ def pg_diff(facts, recommendation):
     changed = [entry for entry in result if entry["change"] not in ("none", "unavailable")]
     return {"available": True, "reason": None, "settings": result, "changes": len(changed),
             "restart_needed": any(entry["restart"] for entry in changed),
-            "memory_model": memory_model(rows, recommendation)}
+            "memory_model": memory_model(rows, recommendation, factor, warning, critical)}

@@ -15,6 +15,7 @@ import re
 
 from ansible_collections.hostcare.vps.plugins.module_utils import _validate
 from ansible_collections.hostcare.vps.plugins.module_utils._validate import OptionError
+from ansible_collections.hostcare.vps.plugins.module_utils._validate import KIB, MIB
 from ansible_collections.hostcare.vps.plugins.plugin_utils._pg_budget import (
     BUDGET_KEYS,
     PgBudgetError,
@@ -23,7 +24,6 @@ from ansible_collections.hostcare.vps.plugins.plugin_utils._pg_budget import (
     normalise_budget,
 )
 
-KIB = 1024
 MIB_IN_KB = 1024
 GIB_IN_KB = 1024 * 1024
 
@@ -35,7 +35,7 @@ VERSIONS = tuple(range(10, 19))
 INPUT_KEYS = ("memory", "cpus", "max_connections", "storage", "workload", "version", "os_type", "data_size")
 DEFAULTS = {"storage": "ssd", "workload": "web", "version": 18, "os_type": "linux", "data_size": "mid_ram"}
 
-MIN_MEMORY_BYTES = 512 * 1024 ** 2
+MIN_MEMORY_BYTES = 512 * MIB
 """PGTune's form refuses less than 512 MB."""
 MIN_CONNECTIONS = 20
 MAX_CONNECTIONS = 262143

@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from ansible_collections.hostcare.vps.plugins.plugin_utils._audit import (
+    FINDING_KEYS,
     SEVERITIES,
     SEVERITY_RANK,
     count_by_severity,
@@ -21,7 +22,8 @@ from ansible_collections.hostcare.vps.plugins.plugin_utils._audit import (
     worst_severity,
 )
 
-REPORT_FORMAT_VERSION = 1
+REPORT_FORMAT_VERSION = 2
+"""2: the audit engine of 0.1.0 (docs/audit-report.schema.json describes it)."""
 
 RISK_TEXT = {
     "safe": "safe: no service impact, only caches, old archived logs or runtime tunables; can be undone",
@@ -62,6 +64,8 @@ def _host_sort_key(report):
 
 def build_fleet_summary(reports, generated_at=None, not_audited=None, worst_limit=FLEET_WORST_LIMIT):
     """The fleet summary (fleet.json) from several host reports: per host counts, worst and most common findings."""
+    for index, report in enumerate(reports):
+        check_report(report, where=f"reports[{index}]")
     reports = sorted(reports, key=_host_sort_key)
     hosts = []
     worst = []
@@ -345,6 +349,56 @@ def console_lines(report, report_path=None, show_ok=True):
 
 
 def _kind(report):
+    return check_report(report)
+
+
+def _fail(where, message):
+    raise ReportError(f"{where}: {message}")
+
+
+def _check_list_of_dicts(where, value, required=()):
+    if not isinstance(value, (list, tuple)):
+        _fail(where, f"must be a list, got {type(value).__name__}")
+    for index, item in enumerate(value):
+        if not isinstance(item, Mapping):
+            _fail(f"{where}[{index}]", f"must be a dict, got {type(item).__name__}")
+        missing = [key for key in required if key not in item]
+        if missing:
+            _fail(f"{where}[{index}]", f"lacks {', '.join(missing)}")
+
+
+def _check_finding(where, item):
+    if not isinstance(item.get("id"), str) or not item["id"]:
+        _fail(where, "id must be a non-empty string")
+    if item.get("severity") not in SEVERITY_RANK:
+        _fail(where, f"unknown severity {item.get('severity')!r}; expected one of {', '.join(SEVERITIES)}")
+    for key in ("title", "summary", "recommendation", "risk"):
+        if not isinstance(item.get(key), str):
+            _fail(where, f"{key} must be a string, got {type(item.get(key)).__name__}")
+    if not isinstance(item.get("evidence"), Mapping):
+        _fail(where, "evidence must be a dict")
+    if item.get("fix") is not None and not isinstance(item.get("fix"), Mapping):
+        _fail(where, "fix must be a dict or null")
+
+
+def check_report(report, where="report"):
+    """The kind (host or fleet) of a report this module made; ReportError naming the first thing that is not
+    (renderers and the fleet summary check their input: a malformed report gives a clean error, never a crash)."""
     if not isinstance(report, Mapping) or report.get("kind") not in ("host", "fleet"):
         raise ReportError("expected a host report (kind: host) or a fleet summary (kind: fleet)")
-    return report["kind"]
+    counts = report.get("counts") if report["kind"] == "host" else report.get("totals")
+    if counts is not None and not (isinstance(counts, Mapping) and all(
+            isinstance(counts.get(name, 0), int) and not isinstance(counts.get(name, 0), bool) for name in SEVERITIES)):
+        _fail(where, "counts must be a dict of severity -> whole number")
+    if report["kind"] == "host":
+        findings = report.get("findings") or []
+        _check_list_of_dicts(f"{where}.findings", findings, required=FINDING_KEYS)
+        for index, item in enumerate(findings):
+            _check_finding(f"{where}.findings[{index}]", item)
+        return "host"
+    for key, required in (("hosts", ("host",)), ("worst_findings", ("host", "id", "severity")),
+                          ("by_finding", ("id", "severity"))):
+        _check_list_of_dicts(f"{where}.{key}", report.get(key) or [], required=required)
+    if not isinstance(report.get("not_audited") or [], (list, tuple)):
+        _fail(where, "not_audited must be a list of host names")
+    return "fleet"

@@ -10,23 +10,15 @@ import pytest
 import yaml
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.hostcare.vps.plugins.filter.audit import (
-    FilterModule,
-    audit_console_summary,
-    audit_findings,
-    audit_fleet_summary,
-    audit_postgres_instances,
-    audit_postgres_targets,
-    audit_report,
-    audit_report_markdown,
-)
-from ansible_collections.hostcare.vps.plugins.plugin_utils._audit_postgres import DEFAULT_POSTGRES_IMAGE_PATTERNS
+from ansible_collections.hostcare.vps.plugins.filter.audit import FilterModule, audit_findings
 
 HERE = os.path.dirname(__file__)
 FIXTURES = os.path.join(HERE, "..", "..", "..", "fixtures", "audit")
 FILTER_DIR = os.path.join(HERE, "..", "..", "..", "..", "plugins", "filter")
-FILTERS = ["audit_findings", "audit_report", "audit_fleet_summary", "audit_report_markdown", "audit_console_summary",
-           "audit_postgres_targets", "audit_postgres_instances"]
+# The glue filters (audit_report, audit_fleet_summary, audit_report_markdown, audit_console_summary,
+# audit_postgres_targets, audit_postgres_instances) were replaced by the action hostcare.vps.audit_report: their
+# tests moved to tests/unit/plugins/plugin_utils/test_audit_entry.py.
+FILTERS = ["audit_findings"]
 
 
 def load(name):
@@ -36,11 +28,6 @@ def load(name):
 
 def facts():
     return {"swap": load("swap_troubled"), "disk": load("disk_troubled")}
-
-
-def host_report(host="db1"):
-    data = facts()
-    return audit_report(audit_findings(data), host, generated_at="2026-01-01T00:00:00Z", facts=data)
 
 
 def test_filter_module_exports():
@@ -107,82 +94,6 @@ def test_audit_findings_rejects(value, kwargs, message):
         audit_findings(value, **kwargs)
 
 
-# --------------------------------------------------------------------------------------------- audit_report
-
-
-def test_audit_report():
-    doc = host_report()
-    assert doc["kind"] == "host" and doc["host"] == "db1"
-    assert doc["counts"]["critical"] == 4
-    assert doc["facts"]["swap"]["oom_kills"] == 3
-
-
-@pytest.mark.parametrize("findings, host, kwargs, message", [
-    ("x", "h", {}, "expected the list returned by hostcare.vps.audit_findings, got str"),
-    (["x"], "h", {}, "finding #0 must be a dict"),
-    ([{"id": "a.b"}], "h", {}, r"finding #0 \(a.b\) lacks severity, title"),
-    ([], "", {}, "host must be a non-empty string"),
-    ([], None, {}, "host must be a non-empty string"),
-    ([], "h", {"generated_at": 5}, "generated_at must be a string"),
-    ([], "h", {"facts": "x"}, "expected a dict with keys"),
-])
-def test_audit_report_rejects(findings, host, kwargs, message):
-    with pytest.raises(AnsibleFilterError, match=f"^hostcare.vps.audit_report: {message}"):
-        audit_report(findings, host, **kwargs)
-
-
-def test_audit_report_rejects_bad_severity():
-    finding = dict(audit_findings(facts())[0], severity="fatal")
-    with pytest.raises(AnsibleFilterError, match="unknown severity 'fatal'"):
-        audit_report([finding], "h")
-
-
-# --------------------------------------------------------------------------------------------- fleet
-
-
-def test_audit_fleet_summary():
-    doc = audit_fleet_summary([host_report("a"), host_report("b")], generated_at="now", not_audited=["c"])
-    assert doc["kind"] == "fleet" and doc["host_count"] == 2 and doc["not_audited"] == ["c"]
-
-
-@pytest.mark.parametrize("reports, kwargs, message", [
-    ("x", {}, "expected a list of host reports, got str"),
-    ([{"kind": "fleet"}], {}, "item #0 is not a host report"),
-    ([], {"not_audited": "c"}, "not_audited must be a list of host names"),
-    ([], {"not_audited": [1]}, "not_audited must be a list of host names"),
-    ([], {"generated_at": 1}, "generated_at must be a string"),
-])
-def test_audit_fleet_summary_rejects(reports, kwargs, message):
-    with pytest.raises(AnsibleFilterError, match=f"^hostcare.vps.audit_fleet_summary: {message}"):
-        audit_fleet_summary(reports, **kwargs)
-
-
-# --------------------------------------------------------------------------------------------- rendering
-
-
-def test_audit_report_markdown():
-    assert audit_report_markdown(host_report()).startswith("# Audit report: db1")
-    assert audit_report_markdown(audit_fleet_summary([host_report()])).startswith("# Audit fleet summary")
-
-
-def test_audit_console_summary():
-    lines = audit_console_summary(host_report(), report_path="r/db1.md", show_ok=False)
-    assert lines[0] == "db1: 4 critical, 7 warning, 4 info, 0 ok -> r/db1.md"
-
-
-@pytest.mark.parametrize("report, kwargs, name, message", [
-    ({"kind": "x"}, {}, "audit_report_markdown", "expected a host report"),
-    ([], {}, "audit_report_markdown", "expected a host report"),
-    ({"kind": "x"}, {}, "audit_console_summary", "expected a host report"),
-    ({"kind": "host"}, {"show_ok": "yes"}, "audit_console_summary", "show_ok must be a boolean"),
-    ({"kind": "host"}, {"report_path": 3}, "audit_console_summary", "report_path must be a string"),
-])
-def test_renderers_reject(report, kwargs, name, message):
-    func = FilterModule().filters()[name]
-    with pytest.raises(AnsibleFilterError, match=f"^hostcare.vps.{name}: {message}"):
-        func(report, **kwargs)
-
-
 # --------------------------------------------------------------------------------------------- docker, postgres
 
 
@@ -199,54 +110,6 @@ def test_audit_findings_with_docker_and_postgres():
     found = {f["id"] for f in findings}
     assert {"docker.reclaimable", "docker.old_tags", "docker.logs_uncapped", "postgres.memory_defaults",
             "postgres.pending_restart"} <= found
-    doc = audit_report(findings, "vps1", facts=full_facts())
-    assert doc["facts"]["postgres"][1]["label"] == "container app-db-1"
-    assert "PostgreSQL (container app-db-1)" in audit_report_markdown(doc)
-
-
-def test_audit_postgres_targets():
-    docker = load("docker_bloated")
-    assert audit_postgres_targets(docker) == [{"label": "native", "method": "local_socket"},
-                                              {"label": "container db", "method": "docker", "container": "db"}]
-    assert audit_postgres_targets(None) == [{"label": "native", "method": "local_socket"}]
-    assert audit_postgres_targets(docker, patterns=["^nginx$"], native=False) == [
-        {"label": "container proxy", "method": "docker", "container": "proxy"}]
-
-
-@pytest.mark.parametrize("value, kwargs, message", [
-    ("x", {}, "expected the hostcare_docker fact dict or null, got str"),
-    ({}, {"patterns": "postgres"}, "patterns must be a list of regular expressions"),
-    ({}, {"patterns": [""]}, "patterns must be a list of regular expressions"),
-    ({}, {"patterns": ["("]}, r"pattern '\(' is not a valid regular expression"),
-    ({}, {"native": "yes"}, "native must be a boolean"),
-    ({}, {"connections": {"container": "db"}}, "connections must be a list"),
-])
-def test_audit_postgres_targets_rejects(value, kwargs, message):
-    with pytest.raises(AnsibleFilterError, match=f"^hostcare.vps.audit_postgres_targets: {message}"):
-        audit_postgres_targets(value, **kwargs)
-
-
-def test_audit_postgres_instances():
-    facts = load("postgres_pg17_superuser_docker")
-    results = [{"item": {"label": "container db", "method": "docker", "container": "db"},
-                "ansible_facts": {"hostcare_postgres": facts}},
-               {"item": {"host": "db", "user": "app", "password": "pw"}, "failed": True, "msg": "bad option"}]
-    instances = audit_postgres_instances(results)
-    assert instances == [
-        {"label": "container db", "connection": {"method": "docker", "container": "db"}, "facts": facts, "error": None},
-        {"label": "tcp app@db:5432", "connection": {"host": "db", "user": "app"}, "facts": None, "error": "bad option"},
-    ]
-    audit_findings({"postgres": instances})  # the output is valid input
-    with pytest.raises(AnsibleFilterError, match="^hostcare.vps.audit_postgres_instances: expected the results list"):
-        audit_postgres_instances({"results": []})
-
-
-def test_documented_default_image_patterns_are_the_code_s():
-    with open(os.path.join(FILTER_DIR, "audit_postgres_targets.yml"), encoding="utf-8") as handle:
-        doc = yaml.safe_load(handle)
-    assert doc["DOCUMENTATION"]["options"]["patterns"]["default"] == list(DEFAULT_POSTGRES_IMAGE_PATTERNS)
-    with open(os.path.join(HERE, "..", "..", "..", "..", "docs", "audit.md"), encoding="utf-8") as handle:
-        assert json.dumps(list(DEFAULT_POSTGRES_IMAGE_PATTERNS)) in handle.read()
 
 
 # --------------------------------------------------------------------------------------------- audit_apps

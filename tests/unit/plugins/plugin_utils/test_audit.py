@@ -27,9 +27,10 @@ from ansible_collections.hostcare.vps.plugins.plugin_utils._audit import (
     make_finding,
     resolve_thresholds,
     sort_findings,
-    swapfile_command,
     worst_severity,
 )
+from ansible_collections.hostcare.vps.plugins.plugin_utils import _audit_fixes
+from ansible_collections.hostcare.vps.plugins.plugin_utils._audit_fixes import swapfile_command
 from ansible_collections.hostcare.vps.plugins.plugin_utils._swap_sizing import GIB, MIB
 
 FIXTURES = os.path.join(os.path.dirname(__file__), "..", "..", "..", "fixtures", "audit")
@@ -482,13 +483,19 @@ def test_journal(size, expected, severity):
     item = one(build_findings(facts), expected)
     assert item["severity"] == severity
     assert item["evidence"]["size_bytes"] == size
-    if severity != "ok":
+    if severity != "ok" and size > 500 * MIB:
         assert item["fix"]["command"].startswith("sudo journalctl --rotate --vacuum-size=500M")
         assert item["risk"] == "safe"
         assert item["fix"]["role"] == "hostcare.vps.logrotate"
         assert item["evidence"]["role_vars"] == {"hostcare_logrotate_journald_system_max_use": "500M",
                                                  "hostcare_logrotate_journald_vacuum_size": "500M"}
         assert item["fix"]["command"].endswith("#   hostcare_logrotate_journald_vacuum_size: 500M")
+    elif severity != "ok":
+        # Below the 500M target a vacuum frees nothing: only the cap is proposed (issue 12, item 6).
+        assert "--vacuum-size" not in item["fix"]["command"]
+        assert "SystemMaxUse=500M" in item["fix"]["command"]
+        assert item["evidence"]["role_vars"] == {"hostcare_logrotate_journald_system_max_use": "500M"}
+        assert "would free nothing" in item["recommendation"]
 
 
 def test_no_journal_directory_is_ok():
@@ -548,18 +555,18 @@ def test_unrotated_logs_min_size(size, expected):
 
 
 def test_logrotate_role_vars_one_entry_per_directory():
-    assert _audit.logrotate_role_vars(["/var/www/a/log/x.log", "/var/log/y.log", "/var/www/a/log/z.log"]) == {
+    assert _audit_fixes.logrotate_role_vars(["/var/www/a/log/x.log", "/var/log/y.log", "/var/www/a/log/z.log"]) == {
         "hostcare_logrotate_entries": [
             {"name": "var-www-a-log", "paths": ["/var/www/a/log/x.log", "/var/www/a/log/z.log"],
              "frequency": "daily", "rotate": 14, "compress": True, "copytruncate": True},
             {"name": "var-log", "paths": ["/var/log/y.log"], "frequency": "daily", "rotate": 14, "compress": True,
              "copytruncate": True}]}
-    assert _audit.logrotate_entry_name("/") == "root"
-    assert _audit.logrotate_entry_name("/srv/" + "x" * 80) == "srv-" + "x" * 60
+    assert _audit_fixes.logrotate_entry_name("/") == "root"
+    assert _audit_fixes.logrotate_entry_name("/srv/" + "x" * 80) == "srv-" + "x" * 60
 
 
 def test_role_vars_lines_quote_what_yaml_would_misread():
-    assert _audit.role_vars_lines("r", {"a": "10m", "b": 3, "c": "x: y", "d": True, "e": "null"}) == [
+    assert _audit_fixes.role_vars_lines("r", {"a": "10m", "b": 3, "c": "x: y", "d": True, "e": "null"}) == [
         "# or let the role r do it, with these variables:", "#   a: 10m", "#   b: 3", '#   c: "x: y"',
         "#   d: true", '#   e: "null"']
 
@@ -833,7 +840,7 @@ def test_every_finding_id_and_threshold_is_documented():
     with open(DOCS, encoding="utf-8") as handle:
         docs = handle.read()
     found = set()
-    for name in ("_audit.py", "_audit_docker.py", "_audit_postgres.py"):
+    for name in sorted(n for n in os.listdir(PLUGIN_UTILS) if n.startswith("_audit") and n.endswith(".py")):
         with open(os.path.join(PLUGIN_UTILS, name), encoding="utf-8") as handle:
             source = handle.read()
         source = "\n".join(line for line in source.splitlines() if not line.lstrip().startswith("@rule("))
@@ -905,3 +912,15 @@ def test_swap_small_is_limited_by_the_disk_too():
     assert item["evidence"]["swap_fits_bytes"] == 0
     assert item["fix"]["command"] is None
     assert "no swap file fits" in item["summary"]
+
+
+# --------------------------------------------------------------------------------------------- one RAM (issue 12)
+
+
+def test_swap_in_a_container_is_sized_for_the_limit_and_has_no_command():
+    facts = {"swap": load("swap_container"), "disk": load("disk_healthy")}   # MemTotal 23.4 GiB, limit 2 GiB
+    item = one(build_findings(facts), "swap.none")
+    assert (item["evidence"]["ram_bytes"], item["evidence"]["ram_source"]) == (2 * GIB, "container memory limit")
+    assert item["evidence"]["recommended_swap_bytes"] == 4 * GIB
+    assert item["fix"]["command"] is None                         # no swap file on the container's overlay root
+    assert "container host" in item["recommendation"] and "belongs to the host" in item["summary"]

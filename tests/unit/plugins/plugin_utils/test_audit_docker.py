@@ -19,11 +19,8 @@ from ansible_collections.hostcare.vps.plugins.plugin_utils._audit import (
     SEVERITIES,
     build_findings,
 )
-from ansible_collections.hostcare.vps.plugins.plugin_utils._audit_docker import (
-    daemon_json_command,
-    repository_of,
-    short_id,
-)
+from ansible_collections.hostcare.vps.plugins.plugin_utils._audit_docker import repository_of, short_id
+from ansible_collections.hostcare.vps.plugins.plugin_utils._audit_fixes import daemon_json_command
 from ansible_collections.hostcare.vps.plugins.plugin_utils._report import build_host_report, render_markdown
 from ansible_collections.hostcare.vps.plugins.plugin_utils._swap_sizing import GIB, MIB
 

@@ -14,14 +14,15 @@ import subprocess
 import pytest
 
 from ansible_collections.hostcare.vps.plugins.plugin_utils._audit import FINDING_KEYS, build_findings
-from ansible_collections.hostcare.vps.plugins.plugin_utils._audit_postgres import (
+from ansible_collections.hostcare.vps.plugins.plugin_utils._audit_fixes import pg_size, psql_command
+from ansible_collections.hostcare.vps.plugins.plugin_utils._audit_pg_instances import (
     DEFAULT_POSTGRES_IMAGE_PATTERNS,
     image_name,
-    memory_model,
-    pg_size,
     postgres_instances_from_results,
     postgres_targets,
-    psql_command,
+)
+from ansible_collections.hostcare.vps.plugins.plugin_utils._audit_postgres import (
+    memory_model,
     recommend_settings,
     recommended_settings,
 )

@@ -93,7 +93,11 @@ def test_memory_model_current_and_recommended():
     recommended = model["recommended"]
     # 4GB + 200 x 20164kB x 1.5 + 3 (current) x 1GB
     assert recommended["total_bytes"] == 4096 * MIB + 200 * 20164 * 1024 * 3 // 2 + 3 * 1024 * MIB
-    assert (recommended["percent_of_ram"], recommended["verdict"]) == (79.8, "ok")
+    # One model, one pair of thresholds (_pg_memory): 79.8% is at or above the audit's 75% warning line, so the
+    # verdict says so (it said "ok" under pg_diff's own 80% line) and ``fit`` gives the work_mem that fits:
+    # (16 GiB x 75% - 4 GiB - 3 GiB) / (200 x 1.5) = 17.07 MiB, minus 1 MiB of margin, in whole MB.
+    assert (recommended["percent_of_ram"], recommended["verdict"]) == (79.8, "warning")
+    assert model["fit"] == {"work_mem_bytes": 16 * MIB}
 
 
 def test_memory_model_uses_the_budget():

@@ -1,0 +1,75 @@
+# Copyright: hostcare.vps contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The audit's one entry point: facts in, findings, report files and console summary out, on the controller.
+
+A thin shell: the work is in plugins/plugin_utils/_audit_entry.py. It never touches the managed host.
+"""
+
+from __future__ import annotations
+
+import datetime
+import os
+
+from ansible.errors import AnsibleActionFail
+from ansible.module_utils.common.text.converters import to_bytes, to_text
+from ansible.plugins.action import ActionBase
+
+from ansible_collections.hostcare.vps.plugins.module_utils._audit_report_args import ARGUMENT_SPEC, MUTUALLY_EXCLUSIVE
+from ansible_collections.hostcare.vps.plugins.module_utils._files import read_bytes, write_atomically
+from ansible_collections.hostcare.vps.plugins.module_utils._validate import OptionError, absolute_path
+from ansible_collections.hostcare.vps.plugins.plugin_utils._audit import AuditError
+from ansible_collections.hostcare.vps.plugins.plugin_utils._audit_entry import (
+    facts_from_results,
+    fleet_report,
+    host_report,
+    report_files,
+    summary_lines,
+)
+from ansible_collections.hostcare.vps.plugins.plugin_utils._report import ReportError
+
+
+def _now():
+    return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class ActionModule(ActionBase):
+    TRANSFERS_FILES = False
+    _VALID_ARGS = frozenset(ARGUMENT_SPEC)
+    _requires_connection = False
+
+    def run(self, tmp=None, task_vars=None):
+        result = super().run(tmp, task_vars)
+        args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC, mutually_exclusive=MUTUALLY_EXCLUSIVE)[1]
+        try:
+            report_dir = absolute_path("dir", os.path.abspath(args["dir"]))
+            if args["reports"] is not None:
+                name = "fleet"
+                report = fleet_report(args["reports"], generated_at=_now(), not_audited=args["not_audited"])
+            else:
+                name = args["host"] or (task_vars or {}).get("inventory_hostname")
+                if not name or os.path.basename(name) != name or name in (".", ".."):
+                    raise AuditError(f"host must be a plain host name (it names the report files), got {name!r}")
+                results = {key: args[key] for key in ("swap", "disk", "docker") if args[key] is not None}
+                for key in ("swap", "disk"):
+                    results.setdefault(key, {"msg": f"no {key} facts were given to hostcare.vps.audit_report"})
+                facts = facts_from_results(results, postgres_results=args["postgres"], apps=args["apps"],
+                                           cpu_count=args["cpu_count"])
+                report = host_report(name, facts, thresholds=args["thresholds"], generated_at=_now())
+            files = report_files(name, report)
+            summary = summary_lines(report, report_path=os.path.join(report_dir, f"{name}.md"),
+                                    show_ok=args["show_ok"])
+        except (AuditError, ReportError, OptionError) as error:
+            raise AnsibleActionFail(f"hostcare.vps.audit_report: {to_text(error)}") from None
+
+        paths = [os.path.join(report_dir, file_name) for file_name in sorted(files)]
+        changed = [path for path in paths if read_bytes(path) != to_bytes(files[os.path.basename(path)])]
+        result.update(changed=bool(changed), paths=paths, changed_paths=changed, report=report, summary=summary)
+        if self._task.check_mode or not changed:
+            return result
+        try:
+            for path in changed:
+                write_atomically(path, files[os.path.basename(path)])  # a reader never sees half a report
+        except OSError as error:
+            raise AnsibleActionFail(f"hostcare.vps.audit_report: could not write the report in {report_dir}: "
+                                    f"{to_text(error)}") from error
+        return result
