@@ -24,7 +24,7 @@ AUDIT_INVENTORY := -i $(INVENTORY)
 endif
 AUDIT_EXTRA := -e report_dir=$(REPORT_DIR) $(if $(TARGET),-e target=$(TARGET))
 
-.PHONY: help audit test units units-py312 lint lint-py312 sanity molecule galaxy-install audit-py312 bench clean
+.PHONY: help audit test units units-py312 lint lint-py312 sanity molecule galaxy-install audit-py312 ee bench clean
 
 help:
 	@echo "make audit [INVENTORY=hosts.ini] [TARGET=group]  audit hosts (default: this machine), read-only"
@@ -55,7 +55,7 @@ $(COLLECTION_LINK):
 audit: $(VENV)/.audit-ready | $(COLLECTION_LINK)
 	$(ANSIBLE_ENV) $(VENV)/bin/ansible-playbook $(AUDIT_INVENTORY) $(AUDIT_EXTRA) playbooks/audit.yml
 
-test: units units-py312 lint lint-py312 sanity galaxy-install audit-py312 molecule
+test: units units-py312 lint lint-py312 sanity galaxy-install audit-py312 ee molecule
 	@echo "make test: all suites passed"
 
 # --- suites --------------------------------------------------------------------------------------
@@ -86,6 +86,9 @@ galaxy-install: $(VENV)/.test-ready
 audit-py312: $(VENV312)/.ready | $(COLLECTION_LINK)
 	$(ANSIBLE_ENV) $(VENV312)/bin/ansible-playbook -e report_dir=$(CURDIR)/$(BUILD)/audit-py312 playbooks/audit.yml
 	test -s $(BUILD)/audit-py312/localhost.json
+
+ee: $(VENV)/.test-ready
+	bash tests/scripts/ee.sh $(VENV)
 
 molecule: $(VENV)/.test-ready | $(COLLECTION_LINK)
 	bash tests/scripts/molecule.sh $(VENV)
