@@ -16,7 +16,7 @@ from ansible.plugins.action import ActionBase
 
 from ansible_collections.hostcare.vps.plugins.module_utils._audit_report_args import ARGUMENT_SPEC, MUTUALLY_EXCLUSIVE
 from ansible_collections.hostcare.vps.plugins.module_utils._files import read_bytes, write_atomically
-from ansible_collections.hostcare.vps.plugins.module_utils._validate import OptionError, absolute_path
+from ansible_collections.hostcare.vps.plugins.module_utils._validate import OptionError, absolute_path, integer
 from ansible_collections.hostcare.vps.plugins.plugin_utils._audit import AuditError
 from ansible_collections.hostcare.vps.plugins.plugin_utils._audit_entry import (
     facts_from_results,
@@ -53,7 +53,7 @@ class ActionModule(ActionBase):
                 for key in ("swap", "disk"):
                     results.setdefault(key, {"msg": f"no {key} facts were given to hostcare.vps.audit_report"})
                 facts = facts_from_results(results, postgres_results=args["postgres"], apps=args["apps"],
-                                           cpu_count=args["cpu_count"])
+                                           cpu_count=_cpu_count(args["cpu_count"]))
                 report = host_report(name, facts, thresholds=args["thresholds"], generated_at=_now())
             files = report_files(name, report)
             summary = summary_lines(report, report_path=os.path.join(report_dir, f"{name}.md"),
@@ -73,3 +73,8 @@ class ActionModule(ActionBase):
             raise AnsibleActionFail(f"hostcare.vps.audit_report: could not write the report in {report_dir}: "
                                     f"{to_text(error)}") from error
         return result
+
+
+def _cpu_count(value):
+    """The CPU count (raw in the spec: ansible-core's int check crashes on inf), 1 to 4096, or None."""
+    return None if value is None else integer("cpu_count", value, minimum=1, maximum=4096)

@@ -14,7 +14,7 @@ ARGUMENT_SPEC = {
     "docker": {"type": "dict"},
     "postgres": {"type": "list", "elements": "raw"},
     "apps": {"type": "list", "elements": "dict"},
-    "cpu_count": {"type": "int"},
+    "cpu_count": {"type": "raw"},  # checked by the action: 1 to 4096
     "thresholds": {"type": "dict", "default": {}},
     "show_ok": {"type": "bool", "default": True},
     "reports": {"type": "list", "elements": "raw"},

@@ -49,8 +49,8 @@ options:
     type: list
     elements: dict
   cpu_count:
-    description: The CPU count the apps are sized for.
-    type: int
+    description: The CPU count the apps are sized for, 1 to 4096.
+    type: raw
   thresholds:
     description: Overrides of the audit thresholds (C(docs/audit.md)); each is checked (finite, in range).
     type: dict
