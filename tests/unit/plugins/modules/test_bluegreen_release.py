@@ -469,7 +469,9 @@ def test_hostile_input_is_refused_naming_the_option_before_anything_happens(caps
         value = dict(args["health_check"], **value)
     args[option] = value
     code, result, _out = _run(capsys, args, check_mode=check_mode)
-    assert code == 1 and named in result["msg"], result["msg"]
+    # ansible-core 2.20+ refuses a NUL itself, while logging the invocation, before the module's own checks run.
+    refused_by_core = isinstance(value, str) and "\x00" in value and "embedded null character" in result["msg"]
+    assert code == 1 and (named in result["msg"] or refused_by_core), result["msg"]
     assert "exception" not in result and "Traceback" not in result["msg"]
     assert "Docker: " not in result["msg"]  # refused before connecting
     assert list(tmp_path.iterdir()) == []  # nothing written, not even the lock
