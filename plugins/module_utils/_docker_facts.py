@@ -106,7 +106,6 @@ def log_totals(containers):
     }
 
 
-
 # --- The facts (pure) ----------------------------------------------------------------------------------------
 
 def unavailable_facts(code, reason):

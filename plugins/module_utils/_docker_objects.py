@@ -40,7 +40,7 @@ class ImageReference:
 
     def __init__(self, text):
         self.text = str(text or "")
-        rest, _, digest = self.text.partition("@")
+        rest, _at, digest = self.text.partition("@")
         slash, colon = rest.rfind("/"), rest.rfind(":")
         # The tag follows the last ':' after the last '/' (a ':' before it belongs to a registry port).
         self.repository, self.tag = (rest[:colon], rest[colon + 1:]) if colon > slash else (rest, None)
@@ -87,7 +87,6 @@ def parse_docker_time(text):
 def api_size(value):
     """A byte count from the API; None for the -1 (or missing) the API uses for "not computed"."""
     return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None
-
 
 
 def parse_images(raw_images):
@@ -227,7 +226,6 @@ def parse_log_opts(daemon_json):
     return config.get("log-opts", {}), "daemon.json"
 
 
-
 def image_users(images, containers):
     """{image id: {"running": [names], "stopped": [names]}}: the containers (in any state) using each image.
 
@@ -244,7 +242,6 @@ def image_users(images, containers):
     return users
 
 
-
 def describe_duration(seconds):
     """3 days, 5 hours, 12 minutes or 40 seconds (rounded down to the largest unit)."""
     seconds = max(0, int(seconds))
@@ -253,7 +250,6 @@ def describe_duration(seconds):
             count = seconds // length
             return f"{count} {unit}{'s' if count != 1 else ''}"
     return f"{seconds} second{'s' if seconds != 1 else ''}"
-
 
 
 def parse_build_cache(raw_records):
@@ -275,5 +271,3 @@ def parse_build_cache(raw_records):
         })
     records.sort(key=lambda record: (record["last_used"] or 0, record["id"]))
     return records
-
-

@@ -119,7 +119,6 @@ def parse_label_list(items, option="protect_labels"):
     return labels
 
 
-
 def split_tags_by_keep(images, keep):
     """(kept, old): the tags of the `keep` newest images of each repository (by build time) and the other tags.
 
@@ -140,7 +139,6 @@ def split_tags_by_keep(images, keep):
                 if ImageReference(tag).repository == repository:
                     (kept if image["id"] in newest_ids else old).add(tag)
     return kept, old
-
 
 
 def _protecting_label(labels, policy):
@@ -254,7 +252,6 @@ def _select_images(images, containers, policy, now):
     return removable, protected
 
 
-
 def _select_build_cache(records, policy, now):
     """Records unused for remove_build_cache_older_than_seconds, what `POST /build/prune` with unused-for removes.
 
@@ -343,5 +340,3 @@ def reclaimed_by_kind(entries):
 
 def _repositories(tags):
     return ", ".join(dict.fromkeys(ImageReference(tag).repository for tag in tags))
-
-
