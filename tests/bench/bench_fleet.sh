@@ -16,7 +16,7 @@ source tests/scripts/molecule-env.sh
 export ANSIBLE_NOCOLOR=1 ANSIBLE_HOST_KEY_CHECKING=false ANSIBLE_INVENTORY_UNPARSED_WARNING=false
 
 work="$(mktemp -d /tmp/hostcare-bench-fleet.XXXXXX)"
-max_hosts=$(printf '%s\n' $HOSTS | sort -n | tail -1)
+max_hosts=$(tr " " "\n" <<<"$HOSTS" | sort -n | tail -1)
 cleanup() {
   for i in $(seq 1 "$max_hosts"); do docker rm -f "hostcare-bench-fleet-$i" >/dev/null 2>&1 || true; done
   rm -rf "$work"
