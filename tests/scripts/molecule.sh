@@ -90,4 +90,4 @@ if [ "${#failed[@]}" -gt 0 ]; then
   echo "==> failed scenarios: ${failed[*]}"
   exit 1
 fi
-echo "==> all scenarios passed: $scenarios"
+echo "==> all scenarios passed: ${scenarios//$'\n'/ }"
