@@ -176,7 +176,8 @@ def restart_commands(script):
         for kind, pattern in _RESTART_PATTERNS:
             match = pattern.search(line)
             if match:
-                found.append({"kind": kind, "command": line.strip(), "target": match.group("target").strip()})
+                target = re.split(r"\s*(?:[0-9]?>|<|\|\||&&)", match.group("target"), maxsplit=1)[0].strip()
+                found.append({"kind": kind, "command": line.strip(), "target": target})
                 break
     return found
 

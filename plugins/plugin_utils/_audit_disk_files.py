@@ -152,10 +152,9 @@ def rule_stale_archives(facts, limits):
     days = limits["stale_archive_min_days"]
     listed = "; ".join(f"{item['directory']}: {item['count']} ({item['total']}, {item['oldest']} to {item['newest']})"
                        for item in rows[:5])
-    min_mib = max(1, int(limits["stale_archive_min_bytes"] // (1024 * 1024)))
     command = ["# list them (read-only): date, size, path"]
     command.extend(f"sudo find {shlex.quote(item['directory'])} -maxdepth 1 -type f \\( {_FIND_NAMES} \\) "
-                   f"-mtime +{int(days)} -size +{min_mib - 1}M -printf '%TY-%Tm-%Td %10s %p\\n' | sort"
+                   f"-mmin +{max(0, int(days * 1440) - 1)} -size +{max(0, int(limits['stale_archive_min_bytes']) - 1)}c -printf '%TY-%Tm-%Td %10s %p\\n' | sort"
                    for item in rows[:10])
     command.append("# copy them off the host first (example): rsync -a --files-from=<list> / backup-host:/archive/")
     return [make_finding(

@@ -245,7 +245,8 @@ def rule_logrotate_restarts_services(facts, limits):
     files = " ".join(dict.fromkeys(str(item["file"]) for item in items))
     return [make_finding(
         "disk.logrotate_restarts_services", "warning",
-        f"{plural(len(items), 'logrotate entry', 'logrotate entries')} restart services on every rotation",
+        f"{plural(len(items), 'logrotate entry', 'logrotate entries')} restart{'s' if len(items) == 1 else ''} "
+        f"services on every rotation",
         f"{text}. Each rotation restarts the service: its in-flight work is interrupted"
         f"{' (without sharedscripts the script runs once per rotated log)' if any(not i['sharedscripts'] and i['logs'] > 1 for i in items) else ''}.",
         evidence={"entries": items},
