@@ -83,7 +83,7 @@ def gather_deleted_open(mounts):
                 info = os.stat(link)
             except OSError:
                 continue
-            if not stat.S_ISREG(info.st_mode) or info.st_nlink:
+            if not stat.S_ISREG(info.st_mode) or info.st_nlink or not info.st_blocks:
                 continue
             command = command or _command(pid) or "?"
             handles.append({"pid": int(pid), "command": command, "path": target[:-len(DELETED_SUFFIX)],
