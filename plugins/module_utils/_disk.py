@@ -173,8 +173,9 @@ ARCHIVE_SUFFIXES = (".tar", ".tar.gz", ".tgz", ".tar.bz2", ".tbz2", ".tar.xz", "
 MIN_ARCHIVE_BYTES = 1024 * 1024
 MAX_ARCHIVES = 2000
 # Never listed as stale: database data directories and Docker volumes (their files are live data, whatever the name).
-_DATA_DIR_RE = re.compile(r"^/var/lib/(?:postgresql|pgsql|mysql|mariadb|mongodb|redis|docker/volumes|containers)(?:/|$)"
-                          r"|/(?:pgdata|pg_wal|base|global)/")
+# (Unanchored: Docker's data root and database directories are often moved, e.g. /srv/docker/volumes.)
+_DATA_DIR_RE = re.compile(r"/var/lib/(?:postgresql|pgsql|mysql|mariadb|mongodb|redis|containers)(?:/|$)"
+                          r"|/docker/volumes(?:/|$)|/(?:pgdata|pg_wal|base|global)/")
 
 
 def is_archive_name(name):
