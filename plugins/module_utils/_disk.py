@@ -175,7 +175,7 @@ MAX_ARCHIVES = 2000
 # Never listed as stale: database data directories and Docker volumes (their files are live data, whatever the name).
 # (Unanchored: Docker's data root and database directories are often moved, e.g. /srv/docker/volumes.)
 _DATA_DIR_RE = re.compile(r"/var/lib/(?:postgresql|pgsql|mysql|mariadb|mongodb|redis|containers)(?:/|$)"
-                          r"|/docker/volumes(?:/|$)|/(?:pgdata|pg_wal|base|global)/")
+                          r"|/docker/volumes(?:/|$)|/(?:pgdata|pg_wal)/")
 
 
 def is_archive_name(name):
