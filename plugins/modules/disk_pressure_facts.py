@@ -14,6 +14,9 @@ description:
   - Reports I/O pressure (PSI) from C(/proc/pressure/io).
   - Scans directories within a time budget, like C(du -x), and reports the largest directories and files,
     the systemd journal and apt cache sizes, and the largest C(*.log) files that nobody rotates.
+  - Reads logrotate as configured (read-only), its includes, the logs each entry names (globs expanded), their last
+    rotation from the state file, the scripts that restart services and what C(logrotate -d), a dry run, reports.
+  - Reports deleted files still held open by a process (C(/proc/*/fd)) and the archive and dump files the scan finds.
   - Returns them as the C(hostcare_disk) fact. Sizes are disk usage in bytes (allocated blocks, hard links
     counted once); a value the host cannot provide is V(null).
 author:
