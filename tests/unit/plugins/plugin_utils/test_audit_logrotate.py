@@ -244,7 +244,7 @@ def test_every_command_is_valid_bash():
     errors = ["error: found error in file trading-system, skipping"]
     facts = host(logrotate=logrotate_facts([trading_entry(skipped=True)], errors=errors, skipped=["trading-system"]),
                  archives=archives([{"path": "/home/a b/x.tar.gz", "size_bytes": 2 * MIB, "mtime": 0}]))
-    facts["disk"].update(deleted(200 * MIB)["disk"]["deleted_open"] and {"deleted_open": deleted(200 * MIB)["disk"]["deleted_open"]})
+    facts["disk"]["deleted_open"] = deleted(200 * MIB, command="nginx")["disk"]["deleted_open"]
     for finding in build_findings(copy.deepcopy(facts)):
         command = finding["fix"]["command"]
         if command:
