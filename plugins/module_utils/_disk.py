@@ -19,7 +19,9 @@ import stat
 import threading
 import time
 
+from ansible_collections.hostcare.vps.plugins.module_utils._deleted_open import gather_deleted_open
 from ansible_collections.hostcare.vps.plugins.module_utils._files import read_text_if_readable
+from ansible_collections.hostcare.vps.plugins.module_utils._logrotate_state import gather_logrotate_facts
 from ansible_collections.hostcare.vps.plugins.module_utils._memory import parse_psi
 from ansible_collections.hostcare.vps.plugins.module_utils._mountinfo import parse_mountinfo
 from ansible_collections.hostcare.vps.plugins.module_utils._units import percent
@@ -163,6 +165,29 @@ def find_unrotated_logs(directory, log_sizes, sibling_names):
     return sorted(unrotated, key=lambda log: (-log["size_bytes"], log["path"]))
 
 
+# Archives and dumps a deploy or a backup leaves behind (disk.stale_archives). A rotated log (x.log.1.gz) is not one.
+ARCHIVE_SUFFIXES = (".tar", ".tar.gz", ".tgz", ".tar.bz2", ".tbz2", ".tar.xz", ".txz", ".tar.zst", ".zip", ".7z",
+                    ".rar", ".sql", ".sql.gz", ".sql.bz2", ".sql.xz", ".sql.zst", ".dump", ".dump.gz", ".bak",
+                    ".backup")
+# Smallest archive the scan records (the audit's stale_archive_min_bytes can only be stricter).
+MIN_ARCHIVE_BYTES = 1024 * 1024
+MAX_ARCHIVES = 2000
+# Never listed as stale: database data directories and Docker volumes (their files are live data, whatever the name).
+# (Unanchored: Docker's data root and database directories are often moved, e.g. /srv/docker/volumes.)
+_DATA_DIR_RE = re.compile(r"/var/lib/(?:postgresql|pgsql|mysql|mariadb|mongodb|redis|containers)(?:/|$)"
+                          r"|/docker/volumes(?:/|$)|/(?:pgdata|pg_wal)/")
+
+
+def is_archive_name(name):
+    """Whether a file name looks like an archive or a dump (ARCHIVE_SUFFIXES)."""
+    return name.lower().endswith(ARCHIVE_SUFFIXES)
+
+
+def is_data_directory(path):
+    """Whether ``path`` lies under a database data directory or a Docker volume (never listed as stale)."""
+    return bool(_DATA_DIR_RE.search(path)) or is_container_storage(path)
+
+
 def top_entries(sizes_and_paths, top_n):
     """The top_n largest of (size_bytes, path) pairs as [{path, size_bytes}], largest first, ties by path.
 
@@ -239,7 +264,8 @@ _SUBTREES_PER_WORKER = 8
 _WORKER_GRACE_SECONDS = 5.0
 
 _ScanOptions = collections.namedtuple(
-    "_ScanOptions", "top_n deadline cross_filesystems min_log_blocks max_unreadable bind_mounts")
+    "_ScanOptions", "top_n deadline cross_filesystems min_log_blocks max_unreadable bind_mounts min_archive_blocks",
+    defaults=(-(-MIN_ARCHIVE_BYTES // 512),))
 
 
 class _TreeWalk:
@@ -264,6 +290,7 @@ class _TreeWalk:
         self.hard_links = {}        # (st_dev, st_ino) -> blocks, files with more than one link
         self.largest_files = []     # min-heap of (blocks, path, hard link key or None), top_n long at most
         self.unrotated_logs = []    # min-heap of (size_bytes, path), top_n long at most
+        self.archives = []          # min-heap of (blocks, path, mtime), MAX_ARCHIVES long at most
         self.subtree_top_dirs = []  # (blocks, path) reported by subtrees walked elsewhere
         self.unreadable = []
 
@@ -325,9 +352,11 @@ class _TreeWalk:
         largest_files = self.largest_files
         top_n = options.top_n
         min_log_blocks = options.min_log_blocks
+        min_archive_blocks = options.min_archive_blocks
+        archives_here = not is_data_directory(prefix)
         file_threshold = largest_files[0][0] if len(largest_files) >= top_n else -1
-        # One comparison per file tells whether it may be a top file or a reportable log.
-        worth_a_look = min(file_threshold, min_log_blocks - 1)
+        # One comparison per file tells whether it may be a top file, a reportable log or an archive.
+        worth_a_look = min(file_threshold, min_log_blocks - 1, min_archive_blocks - 1)
         is_dir = stat.S_ISDIR
         blocks_here = 0
         files_here = 0
@@ -379,9 +408,11 @@ class _TreeWalk:
                         self._keep_largest(largest_files, (blocks, prefix + entry.name, link_key))
                         if len(largest_files) >= top_n:
                             file_threshold = largest_files[0][0]
-                            worth_a_look = min(file_threshold, min_log_blocks - 1)
+                            worth_a_look = min(file_threshold, min_log_blocks - 1, min_archive_blocks - 1)
                     if blocks >= min_log_blocks and entry.name.endswith(".log"):
                         logs_here[entry.name] = blocks * 512
+                    elif blocks >= min_archive_blocks and archives_here and is_archive_name(entry.name):
+                        self._keep_archive((blocks, prefix + entry.name, int(entry_stat.st_mtime)))
                 if len(batch) < _DEADLINE_CHECK_EVERY:
                     break
                 if time.monotonic() >= options.deadline:
@@ -393,6 +424,12 @@ class _TreeWalk:
             self._note_unreadable(path)
         if logs_here:
             self._collect_unrotated_logs(path, logs_here)
+
+    def _keep_archive(self, item):
+        if len(self.archives) < MAX_ARCHIVES:
+            heapq.heappush(self.archives, item)
+        elif item > self.archives[0]:
+            heapq.heapreplace(self.archives, item)
 
     def _collect_unrotated_logs(self, path, logs_here):
         try:
@@ -442,6 +479,8 @@ class _TreeWalk:
                 self._keep_largest(self.largest_files, item)
         for item in summary["unrotated_logs"]:
             self._keep_largest(self.unrotated_logs, item)
+        for item in summary["archives"]:
+            self._keep_archive(item)
         for path in summary["unreadable"]:
             self._note_unreadable(path)
         if not summary["complete"]:
@@ -461,6 +500,7 @@ def _walk_subtree(path, device, options, dirs_seen):
         "top_dirs": walk.top_dir_candidates(blocks),
         "top_files": walk.largest_files,
         "unrotated_logs": walk.unrotated_logs,
+        "archives": walk.archives,
         "unreadable": walk.unreadable,
         "hard_links": walk.hard_links,
     }
@@ -513,12 +553,13 @@ def scan_trees(roots, top_n, deadline, cross_filesystems=False, min_log_size=0, 
     ([{path, size_bytes}], the top_n largest; top_dirs leaves out the roots themselves), unreadable
     (directories that could not be listed, at most max_unreadable), truncated, unfinished (roots not
     fully walked before the deadline), elapsed_seconds, files_scanned, and unrotated_logs (the top_n
-    largest *.log files of at least min_log_size bytes with no rotated copy next to them).
+    largest *.log files of at least min_log_size bytes with no rotated copy next to them) and archives ([{path,
+    size_bytes, mtime}] of the archive and dump files of MIN_ARCHIVE_BYTES or more, outside data directories).
     """
     started = time.monotonic()
     roots = list(dict.fromkeys(roots))
     options = _ScanOptions(top_n, deadline, cross_filesystems, -(-min_log_size // 512), max_unreadable,
-                           frozenset(bind_mounts))
+                           frozenset(bind_mounts), -(-MIN_ARCHIVE_BYTES // 512))
     walks = {}
     unreadable = []
     subtrees = []  # (walk, directory index) left to the workers, and the _walk_subtree() arguments for each
@@ -551,7 +592,7 @@ def scan_trees(roots, top_n, deadline, cross_filesystems=False, min_log_size=0, 
                 walk.merge_subtree(index, summary)
 
     root_summaries, unfinished = [], []
-    dir_candidates, file_candidates, log_candidates = [], [], []
+    dir_candidates, file_candidates, log_candidates, archives = [], [], [], {}
     for root in roots:
         walk = walks.get(root)
         if walk is None:
@@ -565,6 +606,8 @@ def scan_trees(roots, top_n, deadline, cross_filesystems=False, min_log_size=0, 
         dir_candidates.extend((size * 512, path) for size, path in walk.top_dir_candidates(blocks))
         file_candidates.extend((size * 512, path) for size, path, _link_key in walk.largest_files)
         log_candidates.extend(walk.unrotated_logs)
+        for blocks, path, mtime in walk.archives:
+            archives[path] = {"path": path, "size_bytes": blocks * 512, "mtime": mtime}
         unreadable.extend(walk.unreadable)
     return {
         "roots": root_summaries,
@@ -576,6 +619,7 @@ def scan_trees(roots, top_n, deadline, cross_filesystems=False, min_log_size=0, 
         "elapsed_seconds": round(time.monotonic() - started, 2),
         "files_scanned": sum(summary["files"] for summary in root_summaries),
         "unrotated_logs": top_entries(log_candidates, top_n),
+        "archives": sorted(archives.values(), key=lambda item: (-item["size_bytes"], item["path"]))[:MAX_ARCHIVES],
     }
 
 
@@ -613,6 +657,27 @@ def _measure_dirs(paths, deadline):
     return {"paths": existing, "size_bytes": size}
 
 
+def log_siblings(logs):
+    """The other live *.log files (any size) of the directories of ``logs``, as [{path, size_bytes}]."""
+    reported = {log["path"] for log in logs}
+    siblings = []
+    for directory in sorted({os.path.dirname(log["path"]) for log in logs}):
+        try:
+            names = os.listdir(directory)
+        except OSError:
+            continue
+        sizes = {}
+        for name in names:
+            try:
+                info = os.lstat(os.path.join(directory, name))
+            except OSError:
+                continue
+            if name.endswith(".log") and stat.S_ISREG(info.st_mode):
+                sizes[name] = info.st_blocks * 512
+        siblings.extend(log for log in find_unrotated_logs(directory, sizes, names) if log["path"] not in reported)
+    return siblings
+
+
 def gather_disk_facts(scan_paths, missing_paths, top_n, time_budget, cross_filesystems, min_log_size,
                       max_unreadable, skip_scan, scan_full_filesystems=0):
     """The hostcare_disk facts (see docs/facts.md). scan_paths exist; missing_paths are reported as given.
@@ -632,9 +697,13 @@ def gather_disk_facts(scan_paths, missing_paths, top_n, time_budget, cross_files
     facts["apt_cache"] = None
     if apt_archives is not None:
         facts["apt_cache"] = {"path": APT_ARCHIVES_DIR, "size_bytes": apt_archives["size_bytes"]}
+    facts["deleted_open"] = gather_deleted_open([item["mount"] for item in facts["filesystems"] or ()])
+    facts["logrotate"] = gather_logrotate_facts()
     if skip_scan:
         facts["scan"] = None
         facts["unrotated_logs"] = None
+        facts["unrotated_log_siblings"] = None
+        facts["archives"] = None
         return facts
     # Full filesystems first: if the budget runs out, what fills them is what the user needs most.
     scan_paths = full_filesystem_mounts(facts["filesystems"], scan_paths, scan_full_filesystems,
@@ -644,5 +713,8 @@ def gather_disk_facts(scan_paths, missing_paths, top_n, time_budget, cross_files
                       bind_mounts=bind_mount_points(mounts or ()),
                       workers=min(len(os.sched_getaffinity(0)), MAX_SCAN_WORKERS))
     facts["unrotated_logs"] = scan.pop("unrotated_logs")
+    facts["unrotated_log_siblings"] = log_siblings(facts["unrotated_logs"])
+    facts["archives"] = {"scanned_at": int(time.time()), "min_size_bytes": MIN_ARCHIVE_BYTES,
+                         "files": scan.pop("archives")}
     facts["scan"] = dict(paths=list(scan_paths), missing_paths=list(missing_paths), **scan)
     return facts

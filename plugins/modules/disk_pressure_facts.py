@@ -14,6 +14,9 @@ description:
   - Reports I/O pressure (PSI) from C(/proc/pressure/io).
   - Scans directories within a time budget, like C(du -x), and reports the largest directories and files,
     the systemd journal and apt cache sizes, and the largest C(*.log) files that nobody rotates.
+  - Reads logrotate as configured (read-only), its includes, the logs each entry names (globs expanded), their last
+    rotation from the state file, the scripts that restart services and what C(logrotate -d), a dry run, reports.
+  - Reports deleted files still held open by a process (C(/proc/*/fd)) and the archive and dump files the scan finds.
   - Returns them as the C(hostcare_disk) fact. Sizes are disk usage in bytes (allocated blocks, hard links
     counted once); a value the host cannot provide is V(null).
 author:
@@ -394,6 +397,135 @@ ansible_facts:
               returned: always
               type: int
               sample: 2147483648
+        unrotated_log_siblings:
+          description:
+            - The other live C(*.log) files, of any size, of the directories of RV(ansible_facts.hostcare_disk.unrotated_logs).
+            - V(null) with O(skip_scan=true).
+          returned: always
+          type: list
+          elements: dict
+          contains:
+            path:
+              description: Absolute path of the log.
+              returned: always
+              type: str
+            size_bytes:
+              description: Disk usage of the log.
+              returned: always
+              type: int
+        archives:
+          description:
+            - Archive and dump files of 1 MiB or more found by the scan (C(*.tar.gz), C(*.tgz), C(*.zip), C(*.sql),
+              C(*.sql.gz), C(*.dump), C(*.bak) and similar), outside database data directories and Docker volumes.
+            - V(null) with O(skip_scan=true).
+          returned: always
+          type: dict
+          contains:
+            scanned_at:
+              description: Epoch seconds of the scan, by the host's clock.
+              returned: always
+              type: int
+            min_size_bytes:
+              description: Smallest file recorded.
+              returned: always
+              type: int
+            files:
+              description: The files, biggest first, at most 2000.
+              returned: always
+              type: list
+              elements: dict
+              contains:
+                path:
+                  description: Absolute path.
+                  returned: always
+                  type: str
+                size_bytes:
+                  description: Disk usage.
+                  returned: always
+                  type: int
+                mtime:
+                  description: Modification time, epoch seconds.
+                  returned: always
+                  type: int
+        deleted_open:
+          description: Deleted files still held open by a process (C(/proc/*/fd)), on the real filesystems.
+          returned: always
+          type: dict
+          contains:
+            processes:
+              description: Holding processes, biggest first, at most 50; a file open twice counts once.
+              returned: always
+              type: list
+              elements: dict
+              contains:
+                pid:
+                  description: Process id.
+                  returned: always
+                  type: int
+                command:
+                  description: The process's command name (C(/proc/<pid>/comm)).
+                  returned: always
+                  type: str
+                bytes:
+                  description: Disk usage of the deleted files it holds.
+                  returned: always
+                  type: int
+                mounts:
+                  description: Mount points of those files.
+                  returned: always
+                  type: list
+                  elements: str
+                files:
+                  description: The biggest deleted files it holds.
+                  returned: always
+                  type: list
+                  elements: dict
+                  contains:
+                    path:
+                      description: The path the file had.
+                      returned: always
+                      type: str
+                    size_bytes:
+                      description: Disk usage.
+                      returned: always
+                      type: int
+                    mount:
+                      description: Mount point of its filesystem.
+                      returned: always
+                      type: str
+            filesystems:
+              description: Bytes held per filesystem.
+              returned: always
+              type: list
+              elements: dict
+              contains:
+                mount:
+                  description: Mount point.
+                  returned: always
+                  type: str
+                bytes:
+                  description: Disk usage of the deleted files held open on it.
+                  returned: always
+                  type: int
+            total_bytes:
+              description: The sum over the filesystems.
+              returned: always
+              type: int
+            unreadable_processes:
+              description: Processes whose descriptors could not be read (another user's, without become).
+              returned: always
+              type: int
+        logrotate:
+          description:
+            - logrotate as configured (read-only); V(null) without C(/etc/logrotate.conf). See docs/facts.md for
+              every key.
+            - C(entries) lists each entry with its C(file), C(line), C(patterns), C(frequency), C(rotate), C(size),
+              C(maxsize), C(copytruncate), C(sharedscripts), C(scripts), the C(restarts) found in them, whether
+              logrotate C(skipped) its file, and the C(logs) its patterns name (globs expanded) with their
+              C(last_rotated) date from the state file.
+            - C(debug) is what C(logrotate -d) (a dry run) reports; C(runner) what would run logrotate.
+          returned: always
+          type: dict
 """
 
 import os

@@ -115,6 +115,15 @@ THRESHOLDS = (
               "`postgres.connections_high` warning at or above (% of `max_connections`)"),
     Threshold("postgres_connections_critical_percent", 90.0, "percent",
               "`postgres.connections_high` critical at or above"),
+    Threshold("logrotate_overdue_periods", 2, "count",
+              "`disk.logrotate_not_running` when a covered log was not rotated within this many periods of its "
+              "entry's frequency (or never)"),
+    Threshold("deleted_open_warning_bytes", 100 * MIB, "bytes",
+              "`disk.deleted_open` warning at or above, per filesystem (critical when they alone keep it above "
+              "`disk_critical_percent`)"),
+    Threshold("stale_archive_min_bytes", 1 * MIB, "bytes",
+              "`disk.stale_archives` lists archives and dumps of at least this size (the scan records 1 MiB and up)"),
+    Threshold("stale_archive_min_days", 30, "days", "`disk.stale_archives` lists archives and dumps older than this"),
 )
 
 DEFAULT_THRESHOLDS = {item.key: item.default for item in THRESHOLDS}

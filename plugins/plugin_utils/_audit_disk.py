@@ -2,8 +2,8 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 # Note: this plugin util is PRIVATE to the hostcare.vps collection.
 """Disk checks of the audit, on ``facts["disk"]`` (the ``hostcare_disk`` fact of disk_pressure_facts): space and
-inodes per real filesystem, the biggest consumers, the disk scan, the systemd journal, the apt cache and logs never
-rotated.
+inodes per real filesystem, the biggest consumers, the disk scan, the systemd journal and the apt cache. Log rotation is
+_audit_logrotate's, deleted-but-open files and stale archives _audit_disk_files'.
 
 Pure functions, no I/O.
 """
@@ -26,8 +26,6 @@ from ansible_collections.hostcare.vps.plugins.plugin_utils._audit import (
     size_evidence,
 )
 from ansible_collections.hostcare.vps.plugins.plugin_utils._audit_fixes import (
-    logrotate_role_vars,
-    logrotate_snippet,
     mib_arg,
     role_vars_lines,
 )
@@ -294,41 +292,3 @@ def rule_apt_cache(facts, limits):
     return [make_finding("disk.apt_cache_ok", "ok", f"apt cache: {format_size(size)}: ok",
                          f"{apt.get('path')} holds {format_size(size)} "
                          f"(info above {format_size(limits['apt_cache_info_bytes'])}).", evidence=evidence)]
-
-
-@rule("disk.unrotated_logs", needs=("disk",))
-def rule_unrotated_logs(facts, limits):
-    """*.log files >= the minimum size with no rotated sibling -> warning listing them."""
-    minimum = limits["unrotated_log_min_bytes"]
-    if facts["disk"].get("unrotated_logs") is None:  # the scan was skipped (skip_scan)
-        return []
-    logs = [row for row in size_rows(facts["disk"].get("unrotated_logs")) if row["size_bytes"] >= minimum]
-    if not logs:
-        scan = as_dict(facts["disk"].get("scan"))
-        if scan.get("truncated") or scan.get("unreadable"):
-            return [make_finding(
-                "disk.unrotated_logs_ok", "info", f"No unrotated log of {format_size(minimum)} or more (partial scan)",
-                f"No *.log of {format_size(minimum)} or more without a rotated copy was found, but the scan was "
-                f"partial (see disk.scan_truncated / disk.scan_unreadable).",
-                evidence=size_evidence("min_size", minimum),
-                recommendation="Run the audit with --become (-b) or a bigger scan budget to check everything.")]
-        return [make_finding(
-            "disk.unrotated_logs_ok", "ok", f"No unrotated log of {format_size(minimum)} or more",
-            f"No *.log of {format_size(minimum)} or more without a rotated copy was found in the scanned paths.",
-            evidence=size_evidence("min_size", minimum))]
-    total = sum(row["size_bytes"] for row in logs)
-    listed = ", ".join(f"{row['path']} ({row['size']})" for row in logs[:3]) + (" ..." if len(logs) > 3 else "")
-    role_vars = logrotate_role_vars([row["path"] for row in logs])
-    return [make_finding(
-        "disk.unrotated_logs", "warning",
-        f"{plural(len(logs), 'large log file')} never rotated ({format_size(total)})",
-        f"{plural(len(logs), 'log file')} of {format_size(minimum)} or more have no rotated copy: {listed}.",
-        evidence={"logs": logs, **size_evidence("total", total), **size_evidence("min_size", minimum), "role_vars": role_vars},
-        recommendation=("Rotate them with logrotate: check no existing entry covers them, write the drop-in, "
-                        "test it with `logrotate -d` (a dry run), or apply the role hostcare.vps.logrotate with "
-                        "the entry in evidence.role_vars (it runs `logrotate -d` itself). copytruncate keeps the "
-                        "app writing to the same file but may lose a few lines during rotation; use the app's "
-                        "reopen signal instead where it has one."),
-        risk="caution", role=ROLE_LOGROTATE,
-        command=logrotate_snippet([row["path"] for row in logs], minimum) + "\n"
-        + "\n".join(role_vars_lines(ROLE_LOGROTATE, role_vars)))]

@@ -16,6 +16,7 @@ import shlex
 from collections.abc import Mapping
 
 from ansible_collections.hostcare.vps.plugins.module_utils._docker import DAEMON_JSON
+from ansible_collections.hostcare.vps.plugins.module_utils._logrotate import render_entry, with_defaults
 from ansible_collections.hostcare.vps.plugins.module_utils._validate import GIB, MIB
 
 
@@ -40,27 +41,6 @@ def swapfile_command(path, size_bytes, fstype=None):
     return (f"{create} && \\\n"
             f"  sudo swapon {path} && \\\n"
             f"  echo '{path} none swap sw,nofail 0 0' | sudo tee -a /etc/fstab")
-
-
-def logrotate_snippet(paths, max_size_bytes):
-    """A logrotate drop-in for ``paths``, written with tee and checked with ``logrotate -d`` (a dry run)."""
-    body = "\n".join([
-        "sudo tee /etc/logrotate.d/hostcare-unrotated >/dev/null <<'EOF'",
-        " ".join(paths) + " {",
-        "    weekly",
-        f"    maxsize {mib_arg(max_size_bytes)}",
-        "    rotate 4",
-        "    compress",
-        "    delaycompress",
-        "    missingok",
-        "    notifempty",
-        "    copytruncate",
-        "}",
-        "EOF",
-        "sudo logrotate -d /etc/logrotate.d/hostcare-unrotated",
-    ])
-    check = "grep -rlF -e " + " -e ".join(paths) + " /etc/logrotate.conf /etc/logrotate.d/"
-    return f"# already configured somewhere? (a duplicate entry makes logrotate skip the file)\n{check}\n{body}"
 
 
 def _yaml_scalar(value):
@@ -92,16 +72,50 @@ def logrotate_entry_name(directory):
     return (re.sub(r"[^A-Za-z0-9]+", "-", directory).strip("-") or "root")[:64].rstrip("-")
 
 
-def logrotate_role_vars(paths):
-    """hostcare_logrotate_entries for ``paths``: one entry per directory, naming the files themselves (a glob
-    could take files another entry already rotates, and logrotate skips a log named twice)."""
-    directories = {}
-    for path in paths:
-        directories.setdefault(path.rsplit("/", 1)[0] or "/", []).append(path)
-    return {"hostcare_logrotate_entries": [
-        {"name": logrotate_entry_name(directory), "paths": files, "frequency": "daily", "rotate": 14,
-         "compress": True, "copytruncate": True}
-        for directory, files in directories.items()]}
+# The one rotation the audit proposes for a log nobody rotates: the by-hand command writes exactly the file the role
+# would write from the same entry (render_entry), so the two cannot disagree.
+PROPOSED_FREQUENCY = "daily"
+PROPOSED_ROTATE = 14
+
+
+def proposed_logrotate_entry(directory, paths, max_size_bytes):
+    """The hostcare.vps.logrotate entry proposed for ``paths`` (one directory): named files, never a glob (a glob
+    could take files another entry already rotates, and logrotate skips a whole file that names a log twice)."""
+    return {"name": logrotate_entry_name(directory), "paths": list(paths), "frequency": PROPOSED_FREQUENCY,
+            "rotate": PROPOSED_ROTATE, "maxsize": mib_arg(max_size_bytes), "compress": True, "delaycompress": True,
+            "missingok": True, "notifempty": True, "copytruncate": True}
+
+
+def logrotate_role_vars(entries):
+    """The role variables applying ``entries`` (proposed_logrotate_entry)."""
+    return {"hostcare_logrotate_entries": [dict(entry) for entry in entries]}
+
+
+def logrotate_dropin_command(entry, config_dir="/etc/logrotate.d", main_config="/etc/logrotate.conf"):
+    """A command installing ``entry`` as <config_dir>/<name>, safe to paste: it never overwrites a file, writes the
+    drop-in to a temporary directory first, runs `logrotate -d` over the whole configuration with it, and installs it
+    only when that run is clean (no error: no duplicate entry, nothing skipped)."""
+    name = entry["name"]
+    dest = f"{config_dir}/{name}"
+    body = render_entry(with_defaults(entry)).rstrip("\n")
+    return "\n".join([
+        f"# {dest}: written to a temporary directory, checked with the whole configuration, installed only if clean",
+        "(set -e",
+        f" if sudo test -e {dest}; then echo '{dest} exists: not overwritten'; exit 1; fi",
+        " tmp=$(sudo mktemp -d)",
+        f" trap 'sudo rm -f \"$tmp/{name}\" \"$tmp/check.conf\"; sudo rmdir \"$tmp\"' EXIT",
+        f" sudo tee \"$tmp/{name}\" >/dev/null <<'EOF'",
+        body,
+        "EOF",
+        f" printf 'include {main_config}\\ninclude %s\\n' \"$tmp/{name}\" | sudo tee \"$tmp/check.conf\" >/dev/null",
+        " rc=0; out=$(sudo logrotate -d \"$tmp/check.conf\" 2>&1) || rc=$?",
+        " if [ \"$rc\" -ne 0 ] || printf '%s\\n' \"$out\" | grep -q '^error:'; then",
+        f"   echo 'NOT installed: logrotate -d reports:'; printf '%s\\n' \"$out\" | grep '^error:' | sed \"s#$tmp/#{config_dir}/#\"; exit 1",
+        " fi",
+        f" sudo install -m 0644 -o root -g root \"$tmp/{name}\" {dest}",
+        f" echo 'installed {dest}')",
+    ])
+
 
 # --------------------------------------------------------------------------------------------- PostgreSQL
 

@@ -16,12 +16,14 @@ from ansible_collections.hostcare.vps.plugins.plugin_utils._audit import build_f
 # isort: off
 from ansible_collections.hostcare.vps.plugins.plugin_utils import _audit_swap
 from ansible_collections.hostcare.vps.plugins.plugin_utils import _audit_disk
+from ansible_collections.hostcare.vps.plugins.plugin_utils import _audit_logrotate
+from ansible_collections.hostcare.vps.plugins.plugin_utils import _audit_disk_files
 from ansible_collections.hostcare.vps.plugins.plugin_utils import _audit_docker
 from ansible_collections.hostcare.vps.plugins.plugin_utils import _audit_postgres
 from ansible_collections.hostcare.vps.plugins.plugin_utils import _audit_apps
 # isort: on
 
-AREAS = (_audit_swap, _audit_disk, _audit_docker, _audit_postgres, _audit_apps)
+AREAS = (_audit_swap, _audit_disk, _audit_logrotate, _audit_disk_files, _audit_docker, _audit_postgres, _audit_apps)
 """The rule files, in report order."""
 
 

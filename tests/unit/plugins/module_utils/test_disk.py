@@ -22,6 +22,7 @@ from ansible_collections.hostcare.vps.plugins.module_utils._disk import (
     bind_mount_points,
     filesystem_usage,
     find_unrotated_logs,
+    is_data_directory,
     full_filesystem_mounts,
     gather_disk_facts,
     is_container_storage,
@@ -626,3 +627,33 @@ FULL_AND_EMPTY = [
 def test_full_filesystems_are_scanned_where_no_scan_path_walks_them(scan_paths, threshold, cross, expected):
     assert full_filesystem_mounts(FULL_AND_EMPTY, scan_paths, threshold, cross) == expected
     assert full_filesystem_mounts(None, scan_paths, threshold, cross) == []
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_scan_records_archives_and_dumps_outside_data_directories(tmp_path, workers):
+    root = tmp_path / "scan"
+    for relative, size in [("home/deploy/update-1.tar.gz", 2 * 1024 * 1024), ("home/deploy/dumps/db.sql.gz", 1024 * 1024),
+                           ("home/deploy/small.zip", 1024 * 1024 - 4096), ("home/deploy/app.log.1.gz", 3 * 1024 * 1024),
+                           ("var/lib/docker/volumes/db/_data/x.dump", 2 * 1024 * 1024),
+                           ("home/deploy/notes.txt", 2 * 1024 * 1024)]:
+        path = root / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(b"\1" * size)
+        os.utime(path, (1700000000, 1700000000))
+    scan = scan_trees([str(root)], top_n=3, deadline=time.monotonic() + 60, workers=workers)
+    assert scan["archives"] == [
+        {"path": f"{root}/home/deploy/update-1.tar.gz", "size_bytes": _disk_usage(f"{root}/home/deploy/update-1.tar.gz"),
+         "mtime": 1700000000},
+        {"path": f"{root}/home/deploy/dumps/db.sql.gz", "size_bytes": _disk_usage(f"{root}/home/deploy/dumps/db.sql.gz"),
+         "mtime": 1700000000}]
+
+
+@pytest.mark.parametrize("path, expected", [
+    ("/var/lib/postgresql/15/main/base/1/x", True),
+    ("/var/lib/docker/volumes/pg/_data/dump.sql", True),
+    ("/srv/pgdata/old.sql", True),
+    ("/home/deploy/update.tar.gz", False),
+    ("/var/lib/postgresql-backups/x.sql", False),
+])
+def test_data_directories_are_never_archives(path, expected):
+    assert is_data_directory(path) is expected

@@ -29,6 +29,7 @@ from ansible_collections.hostcare.vps.plugins.plugin_utils._audit import (
     sort_findings,
     worst_severity,
 )
+from ansible_collections.hostcare.vps.plugins.module_utils._logrotate import render_entry, with_defaults
 from ansible_collections.hostcare.vps.plugins.plugin_utils import _audit_fixes
 from ansible_collections.hostcare.vps.plugins.plugin_utils._audit_fixes import swapfile_command
 from ansible_collections.hostcare.vps.plugins.plugin_utils._swap_sizing import GIB, MIB
@@ -538,11 +539,14 @@ def test_unrotated_logs_min_size(size, expected):
         assert item["severity"] == "warning"
         assert item["fix"]["role"] == "hostcare.vps.logrotate"
         assert item["fix"]["planned_role"] is None
-        assert "/srv/app/log/app.log {" in item["fix"]["command"]
-        assert "logrotate -d /etc/logrotate.d/hostcare-unrotated" in item["fix"]["command"]
-        assert item["evidence"]["role_vars"] == {"hostcare_logrotate_entries": [
-            {"name": "srv-app-log", "paths": ["/srv/app/log/app.log"], "frequency": "daily", "rotate": 14,
-             "compress": True, "copytruncate": True}]}
+        entry = {"name": "srv-app-log", "paths": ["/srv/app/log/app.log"], "frequency": "daily", "rotate": 14,
+                 "maxsize": "50M", "compress": True, "delaycompress": True, "missingok": True, "notifempty": True,
+                 "copytruncate": True}
+        assert item["evidence"]["role_vars"] == {"hostcare_logrotate_entries": [entry]}
+        # the by-hand command writes exactly the file the role writes from the same entry (one computation)
+        assert render_entry(with_defaults(entry)) in item["fix"]["command"] + "\n"
+        assert "logrotate -d \"$tmp/check.conf\"" in item["fix"]["command"]
+        assert "include /etc/logrotate.conf" in item["fix"]["command"]
         assert item["fix"]["command"].endswith(
             "# or let the role hostcare.vps.logrotate do it, with these variables:\n"
             "#   hostcare_logrotate_entries:\n"
@@ -550,17 +554,21 @@ def test_unrotated_logs_min_size(size, expected):
             "#       paths: [/srv/app/log/app.log]\n"
             "#       frequency: daily\n"
             "#       rotate: 14\n"
+            "#       maxsize: 50M\n"
             "#       compress: true\n"
+            "#       delaycompress: true\n"
+            "#       missingok: true\n"
+            "#       notifempty: true\n"
             "#       copytruncate: true")
 
 
-def test_logrotate_role_vars_one_entry_per_directory():
-    assert _audit_fixes.logrotate_role_vars(["/var/www/a/log/x.log", "/var/log/y.log", "/var/www/a/log/z.log"]) == {
+def test_logrotate_proposed_entry_one_per_directory():
+    assert _audit_fixes.logrotate_role_vars([_audit_fixes.proposed_logrotate_entry(
+        "/var/www/a/log", ["/var/www/a/log/x.log", "/var/www/a/log/z.log"], 50 * MIB)]) == {
         "hostcare_logrotate_entries": [
             {"name": "var-www-a-log", "paths": ["/var/www/a/log/x.log", "/var/www/a/log/z.log"],
-             "frequency": "daily", "rotate": 14, "compress": True, "copytruncate": True},
-            {"name": "var-log", "paths": ["/var/log/y.log"], "frequency": "daily", "rotate": 14, "compress": True,
-             "copytruncate": True}]}
+             "frequency": "daily", "rotate": 14, "maxsize": "50M", "compress": True, "delaycompress": True,
+             "missingok": True, "notifempty": True, "copytruncate": True}]}
     assert _audit_fixes.logrotate_entry_name("/") == "root"
     assert _audit_fixes.logrotate_entry_name("/srv/" + "x" * 80) == "srv-" + "x" * 60
 
@@ -691,7 +699,9 @@ def test_registry_is_complete_and_unique():
     assert len(names) == len(set(names))
     assert names == ["swap.size", "swap.fstab", "swap.swappiness", "memory.oom", "memory.pressure",
                      "host.container", "disk.space", "disk.inodes", "disk.top_consumers", "disk.scan",
-                     "disk.journal", "disk.apt_cache", "disk.unrotated_logs",
+                     "disk.journal", "disk.apt_cache", "disk.unrotated_logs", "disk.logrotate_not_running",
+                     "disk.logrotate_restarts_services", "disk.logrotate_config_error", "disk.deleted_open",
+                     "disk.stale_archives",
                      "docker.available", "docker.reclaimable", "docker.old_tags", "docker.dangling_images",
                      "docker.stopped_containers", "docker.logs", "docker.daemon_log_opts", "docker.volumes",
                      "postgres.available", "postgres.memory_defaults", "postgres.memory_model",
