@@ -95,6 +95,7 @@ molecule: $(VENV)/.test-ready | $(COLLECTION_LINK)
 
 bench: $(VENV)/.test-ready | $(COLLECTION_LINK)
 	$(VENV)/bin/python tests/bench/bench_disk_scan.py
+	$(VENV)/bin/python tests/bench/bench_disk_extras.py
 	bash tests/scripts/ensure-docker.sh
 	$(VENV)/bin/python tests/bench/bench_docker_bloat.py
 	$(VENV)/bin/python tests/bench/bench_docker_cleanup.py
@@ -102,6 +103,7 @@ bench: $(VENV)/.test-ready | $(COLLECTION_LINK)
 	$(VENV)/bin/python tests/bench/bench_logrotate_loss.py
 	bash tests/bench/bench_audit.sh $(VENV)
 	bash tests/bench/bluegreen.sh $(VENV)
+	bash tests/bench/bench_fleet.sh $(VENV)
 
 clean:
 	rm -rf $(BUILD) .pytest_cache audit-reports
