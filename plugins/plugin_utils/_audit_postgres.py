@@ -148,12 +148,15 @@ def _fit(tune, pg, budget_bytes, limits):
     return {f"{name}_bytes" if name == "work_mem" else name: value for name, value in changes.items()}
 
 
-def recommend_settings(pg, ram_bytes, ram_source="MemTotal", instances=1, limits=None):
+def recommend_settings(pg, ram_bytes, ram_source="MemTotal", instances=1, limits=None, workload=None):
     """hostcare.vps.pg_tune's recommendation for one instance of ``instances`` sharing ``ram_bytes`` (the machine's
     RAM, already capped by a container limit), fitted to the one memory model (``limits``: the audit thresholds):
     {tune, diff, budget, fitted}, or None when the budget is below PGTune's 512MB. The instance's own
-    max_connections and version are kept unless the fit lowers them; the workload is PGTune's default (web)."""
+    max_connections and version are kept unless the fit lowers them; the workload is PGTune's default (web)
+    unless ``workload`` names another (hostcare.vps.postgresql_tune)."""
     inputs = {"memory": int(ram_bytes), "version": _tune_version(pg)}
+    if workload is not None:
+        inputs["workload"] = workload
     connections = int_setting(pg, "max_connections") if isinstance(pg, Mapping) else None
     if connections is not None and connections >= MIN_CONNECTIONS:
         inputs["max_connections"] = connections
