@@ -48,8 +48,8 @@ options:
     choices: [never, if_needed]
     default: never
   restart_max_connections:
-    description: With O(restart=if_needed), refuse to restart while more client connections than this are open.
-    type: int
+    description: With O(restart=if_needed), refuse to restart while more client connections than this are open (0 to 262143).
+    type: raw
     default: 10
   restart_force:
     description: Restart even when more than O(restart_max_connections) client connections are open.
@@ -57,7 +57,7 @@ options:
     default: false
   restart_timeout:
     description: Seconds to wait for the restart and for the server to answer again, 10 to 3600.
-    type: int
+    type: raw
     default: 120
   cluster:
     description:
@@ -226,9 +226,9 @@ ARGUMENT_SPEC = {
     "settings": {"type": "dict"},
     "reload": {"type": "bool", "default": True},
     "restart": {"type": "str", "choices": ["never", "if_needed"], "default": "never"},
-    "restart_max_connections": {"type": "int", "default": 10},
+    "restart_max_connections": {"type": "raw", "default": 10},
     "restart_force": {"type": "bool", "default": False},
-    "restart_timeout": {"type": "int", "default": 120},
+    "restart_timeout": {"type": "raw", "default": 120},
     "cluster": {"type": "str"},
     "memory_budget": {"type": "raw"},
     "instance": {"type": "str"},
@@ -254,8 +254,10 @@ def check_options(params):
         raise _validate.OptionError("settings: required with state=present")
     if params["state"] == "reverted" and params["settings"]:
         raise _validate.OptionError("settings: not used with state=reverted (the saved values are restored)")
-    _validate.integer("restart_max_connections", params["restart_max_connections"], minimum=0, maximum=262143)
-    _validate.integer("restart_timeout", params["restart_timeout"], minimum=10, maximum=3600, unit="seconds")
+    params["restart_max_connections"] = _validate.integer("restart_max_connections", params["restart_max_connections"],
+                                                          minimum=0, maximum=262143)
+    params["restart_timeout"] = _validate.integer("restart_timeout", params["restart_timeout"], minimum=10,
+                                                  maximum=3600, unit="seconds")
     _validate.absolute_path("state_dir", params["state_dir"])
     plan.check_instance(params["instance"])
     if params["cluster"] is not None and not _cluster_ok(params["cluster"]):

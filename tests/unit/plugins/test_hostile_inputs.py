@@ -270,6 +270,8 @@ def _baseline(name, spec, tmp):
         "docker_log_config": {"path": os.path.join(tmp, "daemon.json")},
         "logrotate_entry": {"name": "hostile", "paths": [os.path.join(tmp, "logs", "app.log")]},
         "pg_settings_facts": {"method": "tcp", "host": "127.0.0.1", "port": 1, "timeout": 2},
+        "postgresql_settings": {"method": "tcp", "host": "127.0.0.1", "port": 1, "timeout": 2, "socket_dir": None,
+                                "settings": {"work_mem": "4MB"}},
         "swapfile": {"path": os.path.join(tmp, "swapfile"), "size": "16M", "state": "present"},
     }
     args.update({key: value for key, value in per_module.get(name, {}).items() if key in spec})
