@@ -29,14 +29,17 @@ def recommendation(pg, swap, instances=1, workload=None, memory_limit=None):
     if not isinstance(pg, Mapping) or pg.get("available") is not True:
         reason = pg.get("reason") if isinstance(pg, Mapping) else None
         raise RecommendationError(f"postgres: the instance could not be read ({reason or 'no hostcare_postgres fact'})")
-    instances = _validate.integer("instances", instances, minimum=1, maximum=64)
+    try:
+        instances = _validate.integer("instances", instances, minimum=1, maximum=64)
+        limit = None if memory_limit is None else _validate.size("memory_limit", memory_limit, minimum=1)
+    except _validate.OptionError as error:
+        raise RecommendationError(str(error)) from None
     if workload is not None and workload not in WORKLOADS:
         raise RecommendationError(f"workload: {workload!r} is not allowed; expected one of {', '.join(WORKLOADS)}")
     ram, source = system_ram({"swap": swap if isinstance(swap, Mapping) else {}})
     if ram is None:
         raise RecommendationError("swap: no memory.total_bytes in the hostcare_swap fact (run hostcare.vps.swap_facts)")
-    if memory_limit is not None:
-        limit = _validate.size("memory_limit", memory_limit, minimum=1)
+    if limit is not None:
         if limit < ram:
             ram, source = limit, "container memory limit"
     plan = recommend_settings(pg, ram, source, instances, workload=workload)
