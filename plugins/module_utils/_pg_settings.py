@@ -302,8 +302,8 @@ def predict_pending(rows, changes, other_conf=None):
             continue
         target = change["write"] if change["write"] is not None else other_conf.get(change["name"], row.get("boot_val"))
         try:
-            differs = parse_value(change["name"], target, row)[0] != parse_value(change["name"], row.get("setting"),
-                                                                                  row)[0]
+            live = parse_value(change["name"], row.get("setting"), row)[0]
+            differs = parse_value(change["name"], target, row)[0] != live
         except SettingError:
             differs = True
         if differs:
