@@ -332,7 +332,7 @@ def _work(module, connection):
     if params["state"] == "reverted" and saved is not None:
         os.unlink(state_file)
     pending = sorted(name for name, row in document["settings"].items() if row.get("pending_restart"))
-    if do_restart and pending:
+    if do_restart and (pending or not params["reload"]):  # without a reload pending_restart is not updated yet
         document = run.restart(connection, document, params["cluster"], environment, params["restart_timeout"])
         pending = sorted(name for name, row in document["settings"].items() if row.get("pending_restart"))
     elif do_restart:
