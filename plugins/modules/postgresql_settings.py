@@ -31,7 +31,7 @@ options:
     default: present
   settings:
     description:
-      - Setting names and values, for example C({shared_buffers: 2GB, work_mem: 16MB, jit: off}).
+      - Setting names and values (a dict), for example V(2GB) for C(shared_buffers), V(16MB) for C(work_mem), V(off) for C(jit).
       - Integers without a unit are in the setting's unit, as in C(postgresql.conf).
       - Required with O(state=present).
     type: dict
