@@ -39,13 +39,14 @@ def recommendation(pg, swap, instances=1, workload=None, memory_limit=None):
     ram, source = system_ram({"swap": swap if isinstance(swap, Mapping) else {}})
     if ram is None:
         raise RecommendationError("swap: no memory.total_bytes in the hostcare_swap fact (run hostcare.vps.swap_facts)")
+    key = "swap.memory.total_bytes"
     if limit is not None:
         if limit < ram:
-            ram, source = limit, "container memory limit"
+            ram, source, key = limit, "container memory limit", "memory_limit"
     plan = recommend_settings(pg, ram, source, instances, workload=workload)
     if plan is None:
-        raise RecommendationError(f"the budget for this instance is below PGTune's 512MB ({ram} bytes of RAM shared "
-                                  f"by {instances} instance(s)): nothing to size")
+        raise RecommendationError(f"{key}: the budget for this instance is below PGTune's 512MB ({ram} bytes of RAM "
+                                  f"shared by {instances} instance(s), instances): nothing to size")
     known = pg.get("settings") or {}
     settings = {name: value for name, value in plan["tune"]["settings"].items() if name in known}
     return {"settings": settings, "budget": plan["budget"], "fitted": plan["fitted"],
