@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 # Copyright: hostcare.vps contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """pgbench TPS of PostgreSQL 15 at its defaults against the same server after hostcare.vps.postgresql_tune applied
