@@ -18,6 +18,8 @@ from ansible_collections.hostcare.vps.plugins.plugin_utils._pg_diff import check
 from ansible_collections.hostcare.vps.plugins.plugin_utils._pg_diff import pg_diff as compute_pg_diff
 from ansible_collections.hostcare.vps.plugins.plugin_utils._pg_tune import INPUT_KEYS, PgTuneError, normalise_inputs
 from ansible_collections.hostcare.vps.plugins.plugin_utils._pg_tune import pg_tune as compute_pg_tune
+from ansible_collections.hostcare.vps.plugins.plugin_utils._pg_recommendation import RecommendationError
+from ansible_collections.hostcare.vps.plugins.plugin_utils._pg_recommendation import recommendation as compute_recommendation
 
 
 def _fail(name, message):
@@ -46,6 +48,16 @@ def pg_diff(facts, /, recommendation=None, **unknown):
     return compute_pg_diff(facts, recommendation)
 
 
+def pg_recommendation(facts, /, swap=None, instances=1, workload=None, memory_limit=None, **unknown):
+    """The audit's recommendation (postgres.memory_defaults) for the instance of the hostcare_postgres fact."""
+    refuse_unknown_arguments("pg_recommendation", unknown, ("swap", "instances", "workload", "memory_limit"))
+    try:
+        return compute_recommendation(facts, swap, instances, workload, memory_limit)
+    except RecommendationError as error:
+        _fail("pg_recommendation", str(error))
+    return None  # pragma: no cover - _fail raises
+
+
 class FilterModule:
     """hostcare.vps PostgreSQL tuning filters."""
 
@@ -53,4 +65,5 @@ class FilterModule:
         return {
             "pg_tune": pg_tune,
             "pg_diff": pg_diff,
+            "pg_recommendation": pg_recommendation,
         }

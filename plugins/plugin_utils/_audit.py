@@ -63,6 +63,8 @@ AVAILABLE_ROLES = frozenset({"hostcare.vps.swap", "hostcare.vps.docker_cleanup",
 ROLE_SWAP = "hostcare.vps.swap"
 ROLE_LOGROTATE = "hostcare.vps.logrotate"
 ROLE_DOCKER_CLEANUP = "hostcare.vps.docker_cleanup"
+ROLE_POSTGRESQL_TUNE = "hostcare.vps.postgresql_tune"
+AVAILABLE_ROLES = AVAILABLE_ROLES | {ROLE_POSTGRESQL_TUNE}
 
 # --------------------------------------------------------------------------------------------- thresholds
 

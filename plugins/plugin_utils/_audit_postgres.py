@@ -18,6 +18,7 @@ from ansible_collections.hostcare.vps.plugins.module_utils._postgres import sett
 from ansible_collections.hostcare.vps.plugins.module_utils._units import format_size
 from ansible_collections.hostcare.vps.plugins.module_utils._validate import GIB, MIB
 from ansible_collections.hostcare.vps.plugins.plugin_utils._audit import (
+    ROLE_POSTGRESQL_TUNE,
     SEVERITY_RANK,
     as_dict,
     grade,
@@ -32,6 +33,7 @@ from ansible_collections.hostcare.vps.plugins.plugin_utils._audit_fixes import (
     pg_size,
     quote_literal,
     restart_command,
+    role_vars_lines,
     sql_command,
 )
 from ansible_collections.hostcare.vps.plugins.plugin_utils._audit_host import system_ram
@@ -148,12 +150,15 @@ def _fit(tune, pg, budget_bytes, limits):
     return {f"{name}_bytes" if name == "work_mem" else name: value for name, value in changes.items()}
 
 
-def recommend_settings(pg, ram_bytes, ram_source="MemTotal", instances=1, limits=None):
+def recommend_settings(pg, ram_bytes, ram_source="MemTotal", instances=1, limits=None, workload=None):
     """hostcare.vps.pg_tune's recommendation for one instance of ``instances`` sharing ``ram_bytes`` (the machine's
     RAM, already capped by a container limit), fitted to the one memory model (``limits``: the audit thresholds):
     {tune, diff, budget, fitted}, or None when the budget is below PGTune's 512MB. The instance's own
-    max_connections and version are kept unless the fit lowers them; the workload is PGTune's default (web)."""
+    max_connections and version are kept unless the fit lowers them; the workload is PGTune's default (web)
+    unless ``workload`` names another (hostcare.vps.postgresql_tune)."""
     inputs = {"memory": int(ram_bytes), "version": _tune_version(pg)}
+    if workload is not None:
+        inputs["workload"] = workload
     connections = int_setting(pg, "max_connections") if isinstance(pg, Mapping) else None
     if connections is not None and connections >= MIN_CONNECTIONS:
         inputs["max_connections"] = connections
@@ -292,6 +297,8 @@ def rule_postgres_memory_defaults(facts, limits):
         statements.append("SELECT pg_reload_conf();")
         command = ("# writes postgresql.auto.conf; the reload applies all but shared_buffers\n"
                    + sql_command(item["connection"], statements))
+        role_vars = postgresql_tune_role_vars(item["connection"], sharing)
+        command += "\n" + "\n".join(role_vars_lines(ROLE_POSTGRESQL_TUNE, role_vars))
         restart_text = ""
         if "shared_buffers" in names:
             command += ("\n# shared_buffers needs a restart (a short outage), in a maintenance window:\n# "
@@ -324,14 +331,35 @@ def rule_postgres_memory_defaults(facts, limits):
             f"{_title(item)}: {', '.join(names)} still at the default{'s' if len(names) > 1 else ''} "
             f"on {format_size(ram)} RAM",
             f"{_title(item)} runs with PostgreSQL's defaults on a machine with {format_size(ram)} of RAM: {listed}.",
-            evidence={**base, "settings": at_default, "names": names},
+            evidence={**base, "settings": at_default, "names": names, "role_vars": role_vars},
             recommendation=(f"Size them with PGTune's formulas for a budget of "
                             f"{format_size(plan['budget']['bytes'])}: {plan['budget']['reason']}.{sharing_text} "
                             f"ALTER SYSTEM needs a superuser."
                             f"{restart_text} Leave room for the applications on the same machine: check "
-                            f"postgres.memory_overcommit after the change."),
-            risk="caution", command=command))
+                            f"postgres.memory_overcommit after the change. The role {ROLE_POSTGRESQL_TUNE} "
+                            f"applies this recommendation, checked by the server first (evidence.role_vars; it "
+                            f"restarts only when told to)."),
+            risk="caution", role=ROLE_POSTGRESQL_TUNE, command=command))
     return findings
+
+
+def postgresql_tune_role_vars(connection, sharing=1):
+    """The variables of hostcare.vps.postgresql_tune that apply the recommendation to this instance (never a
+    password: the role takes it from the operator's vault)."""
+    connection = as_dict(connection)
+    role_vars = {}
+    method = connection.get("method")
+    if method == "docker" and connection.get("container"):
+        role_vars["hostcare_postgresql_tune_container"] = connection["container"]
+    elif method == "tcp":
+        for key in ("host", "port", "user"):
+            if connection.get(key) is not None:
+                role_vars[f"hostcare_postgresql_tune_{key}"] = connection[key]
+    elif method == "local_socket":
+        role_vars["hostcare_postgresql_tune_method"] = "local_socket"
+    if sharing > 1:
+        role_vars["hostcare_postgresql_tune_instances_sharing_ram"] = sharing
+    return role_vars
 
 
 def memory_model(pg, factor):

@@ -44,7 +44,7 @@ from ansible_collections.hostcare.vps.tests.unit.plugins.modules.module_runner i
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", ".."))
 MODULE_NAMES = sorted(os.path.basename(path)[:-3] for path in glob.glob(os.path.join(REPO, "plugins", "modules", "*.py"))
                       if not os.path.basename(path).startswith("_"))
-FILTER_NAMES = ("pg_tune", "pg_diff", "puma_pool", "swap_size", "audit_findings")
+FILTER_NAMES = ("pg_tune", "pg_diff", "puma_pool", "swap_size", "audit_findings", "pg_recommendation")
 
 TIME_BUDGET = float(os.environ.get("HOSTILE_TIME_BUDGET", "40"))
 """Seconds for the whole file: 80% shared by the modules, 20% by the filters (make test runs it twice)."""
@@ -270,6 +270,8 @@ def _baseline(name, spec, tmp):
         "docker_log_config": {"path": os.path.join(tmp, "daemon.json")},
         "logrotate_entry": {"name": "hostile", "paths": [os.path.join(tmp, "logs", "app.log")]},
         "pg_settings_facts": {"method": "tcp", "host": "127.0.0.1", "port": 1, "timeout": 2},
+        "postgresql_settings": {"method": "tcp", "host": "127.0.0.1", "port": 1, "timeout": 2, "socket_dir": None,
+                                "settings": {"work_mem": "4MB"}},
         "swapfile": {"path": os.path.join(tmp, "swapfile"), "size": "16M", "state": "present"},
     }
     args.update({key: value for key, value in per_module.get(name, {}).items() if key in spec})
@@ -462,6 +464,8 @@ def _filter_cases():
                       ("ram_bytes", "disk_available_bytes", "disk_used_bytes", "max_use_percent", "max_bytes",
                        "round_to_bytes", "max_disk_fraction")),
         "audit_findings": ({}, {"thresholds": {}}, {"cpu_count": True}, ("thresholds",)),
+        "pg_recommendation": (facts, {"swap": {"memory": {"total_bytes": 4 * 1024 ** 3}, "container": {}}}, {},
+                              ("swap", "instances", "workload", "memory_limit")),
         "_thresholds": sorted(DEFAULT_THRESHOLDS),
     }
 
