@@ -25,8 +25,9 @@ options:
   keep:
     description:
       - How many of the newest images of each repository (by build time) count as current in
-        RV(ansible_facts.hostcare_docker.old_tags); the tags of older images are listed there. V(0) to V(1000000).
-    type: int
+        RV(ansible_facts.hostcare_docker.old_tags); the tags of older images are listed there. A whole number
+        from V(0) to V(1000000).
+    type: raw
     default: 3
   fail_on_unavailable:
     description:
@@ -708,7 +709,7 @@ from ansible_collections.hostcare.vps.plugins.module_utils._docker import CONNEC
 from ansible_collections.hostcare.vps.plugins.module_utils._docker_facts import gather_docker_facts
 
 ARGUMENT_SPEC = dict({
-    "keep": {"type": "int", "default": 3},
+    "keep": {"type": "raw", "default": 3},  # checked by checked_options(), 0 to 1000000
     "fail_on_unavailable": {"type": "bool", "default": False},
     "include_images_list": {"type": "bool", "default": True},
 }, **CONNECTION_SPEC)
