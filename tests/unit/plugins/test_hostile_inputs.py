@@ -239,7 +239,6 @@ def _baseline(name, spec, tmp):
         elif option_spec.get("type") == "list" and option_spec.get("elements") == "path":
             args[option] = []
     per_module = {
-        "audit_report_files": {"files": {}},
         "bluegreen_release": {"app": "hostile", "image": "hostcare-hostile-absent:1", "container_port": 8080,
                               "nginx_test_command": ["true"], "nginx_reload_command": ["true"], "timeout": 5,
                               "drain_seconds": 0, "upstream_file": os.path.join(tmp, "upstream.conf")},
