@@ -23,7 +23,7 @@ from ansible_collections.hostcare.vps.plugins.plugin_utils._audit_host import (
     use_percent,
     with_container_note,
 )
-from ansible_collections.hostcare.vps.plugins.plugin_utils._swap_sizing import (
+from ansible_collections.hostcare.vps.plugins.module_utils._swap_sizing import (
     SWAP_DISK_MAX_USE_PERCENT,
     fit_swap_to_disk,
     recommend_swap_bytes,
