@@ -73,7 +73,7 @@ def test_fail_on_unavailable(capsys, tmp_path):
     (tmp_path / "docker.sock").write_text("")
     code, result = _run_module(capsys, {"socket_path": str(tmp_path / "docker.sock"), "fail_on_unavailable": True})
     assert code == 1 and result["failed"] is True
-    assert result["msg"] == f"Docker is not available: {tmp_path / 'docker.sock'} is not a unix socket"
+    assert result["msg"] == f"Docker is not available (not_a_socket): {tmp_path / 'docker.sock'} is not a unix socket"
     assert result["ansible_facts"]["hostcare_docker"]["reason_code"] == "not_a_socket"
 
 
