@@ -84,25 +84,33 @@ def _all_below(finding_id, what, used_text, fine, threshold):
         evidence={"filesystems": fine, "threshold_percent": threshold})
 
 
+def _split_by_use(filesystems, percent_of, warning):
+    """(the (filesystem, percent used) at or above ``warning``, the others as "/ 42.3%" for the one ok finding)."""
+    over, fine = [], []
+    for item in filesystems:
+        used = percent_of(item)
+        if used is None:
+            continue
+        if used < warning:
+            fine.append(f"{item['mount']} {core.percent_text(used)}")
+        else:
+            over.append((item, used))
+    return over, fine
+
+
 @rule("disk.space", needs=("disk",))
 def rule_disk_space(facts, limits):
     """Per filesystem: >= critical% -> critical, >= warning% -> warning; the rest in one ok finding."""
     findings = []
-    fine = []
     filesystems = real_filesystems(facts)
     if not filesystems:
         return [core.make_finding(
             "disk.no_filesystems", "info", "Disk space not checked: no filesystem reported",
             "The disk facts list no real filesystem, so usage could not be judged.",
             recommendation="Run `df -h` on the host; inside some containers the root overlay is hidden.")]
-    for item in filesystems:
-        used = use_percent(item)
-        if used is None:
-            continue
+    over, fine = _split_by_use(filesystems, use_percent, limits["disk_warning_percent"])
+    for item, used in over:
         mount = item["mount"]
-        if used < limits["disk_warning_percent"]:
-            fine.append(f"{mount} {core.percent_text(used)}")
-            continue
         critical = used >= limits["disk_critical_percent"]
         dirs, files = _consumers_on(facts, mount, limits["top_consumers"])
         evidence = {**_fs_evidence(item), "use_percent": used,
@@ -133,15 +141,10 @@ def rule_disk_space(facts, limits):
 def rule_disk_inodes(facts, limits):
     """Per filesystem with an inode table: >= critical% -> critical, >= warning% -> warning."""
     findings = []
-    fine = []
-    for item in real_filesystems(facts):
-        used = core.as_number(item.get("inode_use_percent"))
-        if used is None:
-            continue
+    over, fine = _split_by_use(real_filesystems(facts), lambda item: core.as_number(item.get("inode_use_percent")),
+                               limits["inode_warning_percent"])
+    for item, used in over:
         mount = item["mount"]
-        if used < limits["inode_warning_percent"]:
-            fine.append(f"{mount} {core.percent_text(used)}")
-            continue
         critical = used >= limits["inode_critical_percent"]
         evidence = {"mount": mount, "device": item.get("device"), "fstype": item.get("fstype"),
                     "inodes_total": core.as_number(item.get("inodes_total")), "inodes_used": core.as_number(item.get("inodes_used")),
