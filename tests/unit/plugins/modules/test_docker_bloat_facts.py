@@ -13,6 +13,7 @@ import yaml
 
 from ansible_collections.hostcare.vps.plugins.module_utils import _docker_facts
 from ansible_collections.hostcare.vps.plugins.modules import docker_bloat_facts
+from ansible_collections.hostcare.vps.tests.unit.plugins.modules.fact_shapes import documented_shape, fact_shape
 from ansible_collections.hostcare.vps.tests.unit.plugins.modules.module_runner import run_module
 from ansible_collections.hostcare.vps.tests.unit.plugins.modules.test_docker_connection import assert_documentation_matches
 
@@ -116,20 +117,6 @@ def test_documented_options_match_the_argument_spec():
     yaml.safe_load(docker_bloat_facts.EXAMPLES)
 
 
-def _shape(value):
-    """Nested dict keys of a facts value; the first element stands for a list."""
-    if isinstance(value, dict):
-        return {key: _shape(item) for key, item in value.items()}
-    if isinstance(value, list) and value and isinstance(value[0], dict):
-        return [_shape(value[0])]
-    return None
-
-
-def _documented_shape(contains):
-    return {key: ([_documented_shape(doc["contains"])] if doc["type"] == "list" else _documented_shape(doc["contains"]))
-            if "contains" in doc else None for key, doc in contains.items()}
-
-
 def test_facts_match_docs_facts_md_and_the_return_documentation(capsys):
     with mock.patch.object(_docker_facts, "read_docker_inputs", return_value=_recorded_inputs()):
         _code, result = _run_module(capsys)
@@ -145,7 +132,7 @@ def test_facts_match_docs_facts_md_and_the_return_documentation(capsys):
     for item in documented["images"] + documented["volumes"] + documented["containers"]:
         item["labels"] = None
     documented["daemon"]["log_opts"] = None
-    assert _shape(facts) == _shape(documented)
+    assert fact_shape(facts) == fact_shape(documented)
 
     returned = yaml.safe_load(docker_bloat_facts.RETURN)["ansible_facts"]["contains"]["hostcare_docker"]["contains"]
-    assert _shape(facts) == _documented_shape(returned)
+    assert fact_shape(facts) == documented_shape(returned)
