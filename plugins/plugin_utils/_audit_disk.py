@@ -225,7 +225,7 @@ def rule_journal(facts, limits):
     journal = facts["disk"].get("journal")
     if not isinstance(journal, Mapping):
         return [core.make_finding("disk.journal_ok", "ok", "systemd journal: none on disk",
-                             "There is no journal directory (/var/log/journal or /run/log/journal).")]
+                                  "There is no journal directory (/var/log/journal or /run/log/journal).")]
     size = core.as_number(journal.get("size_bytes")) or 0
     vacuum = limits["journal_vacuum_bytes"]
     evidence = {"paths": list(journal.get("paths") or []), **core.size_evidence("size", size),
@@ -285,8 +285,8 @@ def rule_apt_cache(facts, limits):
             recommendation="Remove the downloaded .deb files; apt downloads them again when needed.",
             risk="safe", command="sudo apt-get clean")]
     return [core.make_finding("disk.apt_cache_ok", "ok", f"apt cache: {format_size(size)}: ok",
-                         f"{apt.get('path')} holds {format_size(size)} "
-                         f"(info above {format_size(limits['apt_cache_info_bytes'])}).", evidence=evidence)]
+                              f"{apt.get('path')} holds {format_size(size)} "
+                              f"(info above {format_size(limits['apt_cache_info_bytes'])}).", evidence=evidence)]
 
 
 @rule("disk.unrotated_logs", needs=("disk",))

@@ -284,7 +284,7 @@ def rule_oom_kills(facts, limits):
             command="sudo journalctl -k --no-pager | grep -iE 'out of memory|killed process'")]
     evidence = with_container_note(facts, evidence, "")[0]
     return [core.make_finding("memory.oom_ok", "ok", "No OOM kills since boot",
-                         "The kernel's OOM killer has not killed anything since boot.", evidence=evidence)]
+                              "The kernel's OOM killer has not killed anything since boot.", evidence=evidence)]
 
 
 @rule("memory.pressure", needs=("swap",))
