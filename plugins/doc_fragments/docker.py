@@ -21,6 +21,7 @@ options:
     description:
       - Seconds one request to the Docker daemon may take, more than 0 and at most 3600. Calls that are slow by
         nature (stopping a container, a build cache prune) have their own limits.
-    type: float
+      - A number (V(30), V(2.5)) or a string of ASCII digits; V(nan), V(inf) and other digits are refused.
+    type: raw
     default: 60
 """

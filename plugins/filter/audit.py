@@ -12,10 +12,12 @@ from ansible.errors import AnsibleFilterError
 from ansible_collections.hostcare.vps.plugins.plugin_utils._audit import AuditError, resolve_thresholds
 from ansible_collections.hostcare.vps.plugins.plugin_utils._audit_entry import check_facts
 from ansible_collections.hostcare.vps.plugins.plugin_utils._audit_rules import audit_findings as build_findings
+from ansible_collections.hostcare.vps.plugins.plugin_utils._filter_args import refuse_unknown_arguments
 
 
-def audit_findings(facts, thresholds=None):
+def audit_findings(facts, /, thresholds=None, **unknown):
     """{swap, disk, docker, postgres: [...], errors: {...}} -> findings sorted by severity."""
+    refuse_unknown_arguments("audit_findings", unknown, ("thresholds",))
     try:
         check_facts(facts)
         resolve_thresholds(thresholds)

@@ -27,6 +27,18 @@ NETWORK_NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}")
 HTTP_PATH_RE = re.compile(r"/[\x21-\x7e]{0,2047}")
 CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
 
+HEALTH_SPEC = {
+    "type": {"type": "str", "choices": ["http", "docker"], "default": "http"},
+    "path": {"type": "str", "default": "/up"},
+    "status": {"type": "raw", "default": 200},
+    "interval": {"type": "raw", "default": 1},
+    "timeout": {"type": "raw", "default": 5},
+    "retries": {"type": "raw", "default": 3},
+    "start_period": {"type": "raw", "default": 30},
+}
+"""The sub-options of health_check. The module's spec makes health_check raw (ansible-core crashes on a dict option
+with sub-options given a number) and checked_options() applies these defaults and checks each value."""
+
 MAX_HEALTH_INTERVAL = 300
 MAX_HEALTH_RETRIES = 1000
 MAX_STOP_TIMEOUT = 600
@@ -168,18 +180,32 @@ def _string_list_errors(option, value, required):
             for item in value if not isinstance(item, str) or "\0" in item]
 
 
-def _health_errors(health):
-    errors = []
-    if not isinstance(health.get("path"), str) or not HTTP_PATH_RE.fullmatch(health["path"]):
+def _health_errors(value, checked):
+    """Messages for health_check (a dict of HEALTH_SPEC's keys); its values, defaults filled in and numbers
+    converted, go into ``checked``."""
+    if value is None:
+        value = {}
+    if not isinstance(value, dict):
+        return [f"health_check: must be a dict with the keys {', '.join(HEALTH_SPEC)}, "
+                f"got {_type_name(value)} {value!r}"]
+    errors = [f"health_check.{message}" for message in
+              _validate.unknown_names([str(key) for key in value], HEALTH_SPEC, what="health_check option")]
+    health = {name: spec.get("default") for name, spec in HEALTH_SPEC.items()}
+    health.update({key: item for key, item in value.items() if key in HEALTH_SPEC and item is not None})
+    checked.update(health)
+    checked["type"] = _check(errors, _validate.choice, "health_check.type", health["type"], HEALTH_SPEC["type"]["choices"])
+    if not isinstance(health["path"], str) or not HTTP_PATH_RE.fullmatch(health["path"]):
         errors.append(f"health_check.path: must start with '/' and hold printable ASCII without spaces, "
-                      f"got {health.get('path')!r}")
-    _check(errors, _validate.integer, "health_check.status", health.get("status"), minimum=100, maximum=599)
-    _check(errors, _validate.seconds, "health_check.interval", health.get("interval"), maximum=MAX_HEALTH_INTERVAL)
-    _check(errors, _validate.seconds, "health_check.timeout", health.get("timeout"), maximum=MAX_HEALTH_INTERVAL)
-    _check(errors, _validate.integer, "health_check.retries", health.get("retries"), minimum=1,
-           maximum=MAX_HEALTH_RETRIES)
-    _check(errors, _validate.seconds, "health_check.start_period", health.get("start_period"),
-           maximum=_validate.MAX_TIMEOUT_SECONDS, allow_zero=True)
+                      f"got {health['path']!r}")
+    checked["status"] = _check(errors, _validate.integer, "health_check.status", health["status"], minimum=100,
+                               maximum=599)
+    for name in ("interval", "timeout"):
+        checked[name] = _check(errors, _validate.seconds, f"health_check.{name}", health[name],
+                               maximum=MAX_HEALTH_INTERVAL)
+    checked["retries"] = _check(errors, _validate.integer, "health_check.retries", health["retries"], minimum=1,
+                                maximum=MAX_HEALTH_RETRIES)
+    checked["start_period"] = _check(errors, _validate.seconds, "health_check.start_period", health["start_period"],
+                                     maximum=_validate.MAX_TIMEOUT_SECONDS, allow_zero=True)
     return errors
 
 
@@ -219,41 +245,60 @@ def _text_errors(params):
     return errors
 
 
-def _number_errors(params):
+def _number_errors(params, checked):
+    """Messages for the numeric options; their values, converted (int or float), go into ``checked``."""
     errors = []
     for name in ("container_port", "blue_port", "green_port"):
-        _check(errors, _validate.port, name, params.get(name))
-    if params.get("blue_port") == params.get("green_port"):
+        checked[name] = _check(errors, _validate.port, name, params.get(name))
+    if checked["blue_port"] is not None and checked["blue_port"] == checked["green_port"]:
         errors.append(f"blue_port and green_port: must differ (each colour has its own port), both are "
-                      f"{params.get('blue_port')}")
+                      f"{checked['blue_port']}")
     _check(errors, _validate.ip_address, "bind_address", params.get("bind_address"))
-    drain = _check(errors, _validate.seconds, "drain_seconds", params.get("drain_seconds"),
-                   maximum=_validate.MAX_DRAIN_SECONDS, allow_zero=True)
-    stop = _check(errors, _validate.integer, "stop_timeout", params.get("stop_timeout"), maximum=MAX_STOP_TIMEOUT,
-                  unit="seconds")
-    _check(errors, _validate.integer, "keep_releases", params.get("keep_releases"), maximum=MAX_KEEP_RELEASES)
-    _check(errors, _validate.integer, "nginx_keepalive", params.get("nginx_keepalive"), maximum=MAX_NGINX_KEEPALIVE)
-    _check(errors, _validate.timeout, "timeout", params.get("timeout"))
-    budget = _check(errors, _validate.timeout, "time_budget", params.get("time_budget"))
-    start_period = (params.get("health_check") or {}).get("start_period")
-    if None not in (drain, stop, budget) and isinstance(start_period, (int, float)) and start_period >= 0:
-        needed = start_period + drain + stop + TIME_BUDGET_MARGIN
-        if budget < needed:
-            errors.append(f"time_budget: must leave room for health_check.start_period + drain_seconds + "
-                          f"stop_timeout + {TIME_BUDGET_MARGIN} s for the switch, {needed:g} s, got {budget:g}")
+    checked["drain_seconds"] = _check(errors, _validate.seconds, "drain_seconds", params.get("drain_seconds"),
+                                      maximum=_validate.MAX_DRAIN_SECONDS, allow_zero=True)
+    checked["stop_timeout"] = _check(errors, _validate.integer, "stop_timeout", params.get("stop_timeout"),
+                                     maximum=MAX_STOP_TIMEOUT, unit="seconds")
+    checked["keep_releases"] = _check(errors, _validate.integer, "keep_releases", params.get("keep_releases"),
+                                      maximum=MAX_KEEP_RELEASES)
+    checked["nginx_keepalive"] = _check(errors, _validate.integer, "nginx_keepalive", params.get("nginx_keepalive"),
+                                        maximum=MAX_NGINX_KEEPALIVE)
+    checked["timeout"] = _check(errors, _validate.timeout, "timeout", params.get("timeout"))
+    checked["time_budget"] = _check(errors, _validate.timeout, "time_budget", params.get("time_budget"))
     return errors
 
 
-def option_errors(params):
-    """Messages naming each unusable option value (empty when all are usable)."""
-    errors = _text_errors(params) + _number_errors(params)
+def _budget_errors(checked):
+    """time_budget must leave room for the health check's start, the drain and the stop."""
+    needed = (checked["health_check"].get("start_period"), checked["drain_seconds"], checked["stop_timeout"])
+    budget = checked["time_budget"]
+    if None in needed or budget is None:
+        return []
+    total = sum(needed) + TIME_BUDGET_MARGIN
+    if budget >= total:
+        return []
+    return [f"time_budget: must leave room for health_check.start_period + drain_seconds + stop_timeout + "
+            f"{TIME_BUDGET_MARGIN} s for the switch, {total:g} s, got {budget:g}"]
+
+
+def checked_options(params):
+    """(the params with every number converted and health_check's defaults filled in, messages naming each
+    unusable option value): empty messages when all are usable."""
+    checked = dict(params)
+    checked["health_check"] = {}
+    errors = _text_errors(params) + _number_errors(params, checked)
     for name, written in (("upstream_file", True), ("state_dir", True), ("socket_path", False)):
         _check(errors, _validate.absolute_path, name, params.get(name), written=written)
     for path in params.get("env_files") or []:
         _check(errors, _validate.absolute_path, "env_files", path, written=False)
-    errors.extend(_health_errors(params.get("health_check") or {}))
+    errors.extend(_health_errors(params.get("health_check"), checked["health_check"]))
+    errors.extend(_budget_errors(checked))
     errors.extend(docker_option_errors(params.get("docker_options") or {}))
-    return errors
+    return checked, errors
+
+
+def option_errors(params):
+    """Messages naming each unusable option value (empty when all are usable)."""
+    return checked_options(params)[1]
 
 
 def parse_env_file(text, path):

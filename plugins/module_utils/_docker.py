@@ -38,7 +38,8 @@ DEFAULT_TIMEOUT = 60
 CONNECTION_SPEC = {
     # "socket" is what docker_log_config first called it; an alias in every module, so the contract stays one.
     "socket_path": {"type": "path", "default": DEFAULT_SOCKET, "aliases": ["socket"]},
-    "timeout": {"type": "float", "default": DEFAULT_TIMEOUT},
+    # raw, checked by connection_options(): ansible-core's float check reads Unicode digits ("١٢" -> 12.0).
+    "timeout": {"type": "raw", "default": DEFAULT_TIMEOUT},
 }
 """The argument spec of the Docker connection, the same in every module that talks to Docker (its DOCUMENTATION
 extends the doc fragment hostcare.vps.docker): ``argument_spec=dict(MODULE_SPEC, **CONNECTION_SPEC)``."""

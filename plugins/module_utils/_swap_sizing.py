@@ -3,7 +3,7 @@
 # Note: this module util is PRIVATE to the hostcare.vps collection.
 """How much swap a server should have for its RAM.
 
-Used by the audit (hostcare.vps.audit_findings, through plugin_utils/_swap_sizing.py), the swap_size filter and the
+Used by the audit (hostcare.vps.audit_findings and audit_report), the swap_size filter and the
 swapfile module's ``size: auto``, so all of them name the same size for the same host. A module util (not a plugin
 util) because the swapfile module runs it on the target. Pure functions, standard library only, python 3.9+.
 

@@ -383,7 +383,8 @@ def plan_swapfile(observed, wanted):
     actions, warnings = [], []
 
     if exists and not info.get("regular"):
-        raise SwapPlanError(f"refusing to manage {path}: it exists and is not a regular file. Nothing was changed.")
+        raise SwapPlanError(f"path: refusing to manage {path}: it exists and is not a regular file (a directory, a link, "
+                            "a device...). Nothing was changed.")
 
     def require_permission():
         if observed.get("swap_permitted") is False:

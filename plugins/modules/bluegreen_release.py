@@ -68,15 +68,15 @@ options:
     type: str
   container_port:
     description: The port the app listens on inside the container, 1 to 65535.
-    type: int
+    type: raw
     required: true
   blue_port:
     description: Host port of the blue colour, 1 to 65535. Changing a port or O(bind_address) deploys a new container.
-    type: int
+    type: raw
     default: 8001
   green_port:
     description: Host port of the green colour, 1 to 65535, not O(blue_port).
-    type: int
+    type: raw
     default: 8002
   bind_address:
     description:
@@ -126,8 +126,10 @@ options:
     type: dict
     default: {}
   health_check:
-    description: How the new colour is judged healthy before traffic moves to it.
-    type: dict
+    description:
+      - How the new colour is judged healthy before traffic moves to it, a dict of the keys below; anything else
+        (a string, a number, an unknown key) is refused.
+    type: raw
     default: {}
     suboptions:
       type:
@@ -144,25 +146,25 @@ options:
         default: /up
       status:
         description: The HTTP status a healthy app answers, 100 to 599.
-        type: int
+        type: raw
         default: 200
       interval:
         description: Seconds between two checks, more than 0 and at most 300.
-        type: float
+        type: raw
         default: 1
       timeout:
         description: Seconds one HTTP check may take, more than 0 and at most 300.
-        type: float
+        type: raw
         default: 5
       retries:
         description:
           - Consecutive failed checks, after O(health_check.start_period), that make the release fail; 1 to 1000.
-        type: int
+        type: raw
         default: 3
       start_period:
         description:
           - Seconds the app has to boot, 0 to 3600; failed checks do not count during it (an exit still does).
-        type: float
+        type: raw
         default: 30
   upstream_file:
     description:
@@ -178,7 +180,7 @@ options:
   nginx_keepalive:
     description:
       - Idle keep-alive connections to the app kept per nginx worker (C(keepalive)), 0 to 10000; V(0) leaves it out.
-    type: int
+    type: raw
     default: 16
   nginx_test_command:
     description: Command that checks nginx's whole configuration (a program and its arguments, not empty).
@@ -196,23 +198,23 @@ options:
     description:
       - Seconds between the reload and stopping the old colour, so nginx's old workers finish their in-flight
         requests. Make it longer than your slowest request. 0 to 600.
-    type: float
+    type: raw
     default: 30
   stop_timeout:
     description: Seconds Docker gives the old container to stop before it kills it, 0 to 600.
-    type: int
+    type: raw
     default: 10
   keep_releases:
     description:
       - Previous releases kept (stopped containers and their images) for rollback, besides the live one; 0 to 100.
-    type: int
+    type: raw
     default: 3
   time_budget:
     description:
       - Seconds the whole run may take, more than 0 and at most 3600. Every wait (Docker calls, health checks,
         nginx commands, the drain) stops at it; a run that reaches it before the release is recorded is put back.
       - It must hold O(health_check.start_period) + O(drain_seconds) + O(stop_timeout) + 10 s.
-    type: float
+    type: raw
     default: 900
   state_dir:
     description:
@@ -321,28 +323,21 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.hostcare.vps.plugins.module_utils._bluegreen import BlueGreenError
 from ansible_collections.hostcare.vps.plugins.module_utils._bluegreen_docker import DeployLock
-from ansible_collections.hostcare.vps.plugins.module_utils._bluegreen_inputs import option_errors
+from ansible_collections.hostcare.vps.plugins.module_utils._bluegreen_inputs import HEALTH_SPEC, checked_options
 from ansible_collections.hostcare.vps.plugins.module_utils._bluegreen_run import ReleaseFailed, ReleaseRun
 from ansible_collections.hostcare.vps.plugins.module_utils._docker import CONNECTION_SPEC, DockerClient, DockerUnavailable
 
-HEALTH_SPEC = {
-    "type": {"type": "str", "choices": ["http", "docker"], "default": "http"},
-    "path": {"type": "str", "default": "/up"},
-    "status": {"type": "int", "default": 200},
-    "interval": {"type": "float", "default": 1},
-    "timeout": {"type": "float", "default": 5},
-    "retries": {"type": "int", "default": 3},
-    "start_period": {"type": "float", "default": 30},
-}
-
+# Numbers are raw and checked (converted) by checked_options() with _validate: ansible-core's int check crashes on
+# inf and its int and float checks read Unicode digits. health_check is raw too: ansible-core crashes on a dict
+# option with sub-options given a number; checked_options() applies HEALTH_SPEC's defaults and checks each key.
 ARGUMENT_SPEC = {
     "app": {"type": "str", "required": True},
     "action": {"type": "str", "choices": ["deploy", "rollback"], "default": "deploy"},
     "image": {"type": "str"},
     "rollback_to": {"type": "str"},
-    "container_port": {"type": "int", "required": True},
-    "blue_port": {"type": "int", "default": 8001},
-    "green_port": {"type": "int", "default": 8002},
+    "container_port": {"type": "raw", "required": True},
+    "blue_port": {"type": "raw", "default": 8001},
+    "green_port": {"type": "raw", "default": 8002},
     "bind_address": {"type": "str", "default": "127.0.0.1"},
     "env": {"type": "dict", "default": {}, "no_log": True},
     "env_files": {"type": "list", "elements": "path", "default": []},
@@ -352,16 +347,16 @@ ARGUMENT_SPEC = {
     "restart_policy": {"type": "str", "choices": ["no", "always", "unless-stopped", "on-failure"],
                        "default": "unless-stopped"},
     "docker_options": {"type": "dict", "default": {}},
-    "health_check": {"type": "dict", "default": {}, "options": HEALTH_SPEC},
+    "health_check": {"type": "raw", "default": {}, "options": HEALTH_SPEC},
     "upstream_file": {"type": "path", "required": True},
     "upstream_name": {"type": "str"},
-    "nginx_keepalive": {"type": "int", "default": 16},
+    "nginx_keepalive": {"type": "raw", "default": 16},
     "nginx_test_command": {"type": "list", "elements": "str", "default": ["nginx", "-t"]},
     "nginx_reload_command": {"type": "list", "elements": "str", "default": ["nginx", "-s", "reload"]},
-    "drain_seconds": {"type": "float", "default": 30},
-    "stop_timeout": {"type": "int", "default": 10},
-    "keep_releases": {"type": "int", "default": 3},
-    "time_budget": {"type": "float", "default": 900},
+    "drain_seconds": {"type": "raw", "default": 30},
+    "stop_timeout": {"type": "raw", "default": 10},
+    "keep_releases": {"type": "raw", "default": 3},
+    "time_budget": {"type": "raw", "default": 900},
     "state_dir": {"type": "path", "default": "/var/lib/hostcare/bluegreen"},
     **CONNECTION_SPEC,
 }
@@ -369,10 +364,9 @@ ARGUMENT_SPEC = {
 
 def main():
     module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
-    params = module.params
-    if params["upstream_name"] is None:
-        params["upstream_name"] = params["app"]
-    errors = option_errors(params)  # every option, before the first side effect and before connecting
+    if module.params["upstream_name"] is None:
+        module.params["upstream_name"] = module.params["app"]
+    params, errors = checked_options(module.params)  # every option, before the first side effect and connecting
     if errors:
         module.fail_json(msg=f"hostcare.vps.bluegreen_release: {'; '.join(errors)}. Nothing was changed.")
     state_file = os.path.join(params["state_dir"], f"{params['app']}.json")
@@ -389,7 +383,8 @@ def main():
     except BlueGreenError as error:
         module.fail_json(msg=f"hostcare.vps.bluegreen_release: {error}", state_file=state_file)
     except DockerUnavailable as error:
-        module.fail_json(msg=f"hostcare.vps.bluegreen_release: Docker: {error}. Nothing was changed.",
+        module.fail_json(msg=f"hostcare.vps.bluegreen_release: Docker: {error} (asked through socket_path "
+                             f"{params['socket_path']}). Nothing was changed.",
                          state_file=state_file)
     except UnicodeDecodeError as error:  # every file is read before anything changes
         module.fail_json(msg=f"hostcare.vps.bluegreen_release: an env file, the state file or the nginx include is "

@@ -534,6 +534,7 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.hostcare.vps.plugins.module_utils import _validate as validate
 from ansible_collections.hostcare.vps.plugins.module_utils._disk import gather_disk_facts
+from ansible_collections.hostcare.vps.plugins.module_utils._fact_module import exit_with_facts
 from ansible_collections.hostcare.vps.plugins.module_utils._validate import OptionError
 
 MAX_TOP_N = 1000
@@ -595,15 +596,7 @@ def validate_options(params):
 
 def main():
     module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
-    try:
-        options = validate_options(module.params)
-    except OptionError as error:
-        module.fail_json(msg=str(error))
-    try:
-        facts = gather_disk_facts(**options)
-    except Exception as error:  # pylint: disable=broad-except  # a fact module must fail cleanly, never with a traceback
-        module.fail_json(msg=f"Could not gather disk facts: {type(error).__name__}: {error}")
-    module.exit_json(changed=False, ansible_facts={"hostcare_disk": facts})
+    exit_with_facts(module, "hostcare_disk", "disk", lambda options: gather_disk_facts(**options), check=validate_options)
 
 
 if __name__ == "__main__":

@@ -25,8 +25,9 @@ options:
   keep:
     description:
       - How many of the newest images of each repository (by build time) count as current in
-        RV(ansible_facts.hostcare_docker.old_tags); the tags of older images are listed there. V(0) to V(1000000).
-    type: int
+        RV(ansible_facts.hostcare_docker.old_tags); the tags of older images are listed there. A whole number
+        from V(0) to V(1000000).
+    type: raw
     default: 3
   fail_on_unavailable:
     description:
@@ -706,38 +707,27 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.hostcare.vps.plugins.module_utils import _validate
 from ansible_collections.hostcare.vps.plugins.module_utils._docker import CONNECTION_SPEC, connection_options
 from ansible_collections.hostcare.vps.plugins.module_utils._docker_facts import gather_docker_facts
+from ansible_collections.hostcare.vps.plugins.module_utils._fact_module import exit_with_facts
 
 ARGUMENT_SPEC = dict({
-    "keep": {"type": "int", "default": 3},
+    "keep": {"type": "raw", "default": 3},  # checked by checked_options(), 0 to 1000000
     "fail_on_unavailable": {"type": "bool", "default": False},
     "include_images_list": {"type": "bool", "default": True},
 }, **CONNECTION_SPEC)
 
 
 def checked_options(params):
-    """(socket_path, timeout, keep), checked before any connection; raise _validate.OptionError naming the option."""
+    """The keyword arguments of gather_docker_facts(), checked before any connection; raise _validate.OptionError
+    naming the option."""
     socket_path, timeout = connection_options(params)
-    return socket_path, timeout, _validate.integer("keep", params["keep"], minimum=0)
+    return {"socket_path": socket_path, "timeout": timeout, "keep": _validate.integer("keep", params["keep"], minimum=0),
+            "include_images_list": params["include_images_list"]}
 
 
 def main():
     module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
-    try:
-        socket_path, timeout, keep = checked_options(module.params)
-    except _validate.OptionError as error:
-        module.fail_json(msg=str(error))
-    try:
-        facts = gather_docker_facts(
-            socket_path=socket_path,
-            timeout=timeout,
-            keep=keep,
-            include_images_list=module.params["include_images_list"],
-        )
-    except Exception as error:  # pylint: disable=broad-except  # a fact module must fail cleanly, never with a traceback
-        module.fail_json(msg=f"Could not gather Docker facts: {type(error).__name__}: {error}")
-    if not facts["available"] and module.params["fail_on_unavailable"]:
-        module.fail_json(msg=f"Docker is not available: {facts['reason']}", ansible_facts={"hostcare_docker": facts})
-    module.exit_json(changed=False, ansible_facts={"hostcare_docker": facts})
+    exit_with_facts(module, "hostcare_docker", "Docker", lambda options: gather_docker_facts(**options),
+                    check=checked_options)
 
 
 if __name__ == "__main__":

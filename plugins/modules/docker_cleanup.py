@@ -27,19 +27,19 @@ options:
   prune_timeout:
     description:
       - Seconds the build cache prune may take, more than 0 and at most 3600. O(timeout) bounds every other request.
-    type: float
+    type: raw
     default: 600
   busy_attempts:
     description:
       - How many times a request is sent while the daemon answers that another prune is running (HTTP 409),
-        waiting 2, 4, 8... seconds in between. V(1) to V(10).
-    type: int
+        waiting 2, 4, 8... seconds in between. A whole number from V(1) to V(10).
+    type: raw
     default: 5
   keep:
     description:
       - How many of the newest images (by build time) of each repository are kept even when no container uses
-        them (the rollback images). V(0) to V(1000000). Images are counted, not tags.
-    type: int
+        them (the rollback images). A whole number from V(0) to V(1000000). Images are counted, not tags.
+    type: raw
     default: 3
   remove_dangling:
     description:
@@ -98,7 +98,7 @@ options:
     description:
       - Act only when the filesystem of Docker's root directory is more than this full (V(0) to V(100)), or when
         O(trigger_images_size) is exceeded. Unset with O(trigger_images_size) unset, the module always acts.
-    type: float
+    type: raw
   trigger_images_size:
     description:
       - Act only when the images take more than this (V(10G), bytes; at most 1 PiB), or when O(trigger_use_percent)
@@ -298,9 +298,11 @@ MAX_BUSY_ATTEMPTS = 10
 """10 attempts wait 2 + 4 + ... + 512 s, about 17 minutes; more would outlast any task timeout."""
 
 ARGUMENT_SPEC = dict({
-    "prune_timeout": {"type": "float", "default": 600},
-    "busy_attempts": {"type": "int", "default": 5},
-    "keep": {"type": "int", "default": 3},
+    # Numbers are raw and checked by settings_from_params() (_validate): ansible-core's int check crashes on inf
+    # and its int and float checks read Unicode digits.
+    "prune_timeout": {"type": "raw", "default": 600},
+    "busy_attempts": {"type": "raw", "default": 5},
+    "keep": {"type": "raw", "default": 3},
     "remove_dangling": {"type": "bool", "default": True},
     "unused_older_than": {"type": "str"},
     "containers_older_than": {"type": "str"},
@@ -310,7 +312,7 @@ ARGUMENT_SPEC = dict({
     "protect_labels": {"type": "list", "elements": "str", "default": ["hostcare.keep=true"]},
     "protect_patterns": {"type": "list", "elements": "str", "default": []},
     "protect_state_dir": {"type": "path", "default": BLUEGREEN_STATE_DIR},
-    "trigger_use_percent": {"type": "float"},
+    "trigger_use_percent": {"type": "raw"},
     "trigger_images_size": {"type": "str"},
 }, **CONNECTION_SPEC)
 
@@ -382,7 +384,8 @@ def main():
     try:
         inputs = read_docker_inputs(settings["socket_path"], settings["timeout"], host_files=False)
     except DockerUnavailable as error:
-        module.fail_json(msg=f"Docker cannot be asked ({error.code}): {error}. Nothing was removed.", **result)
+        module.fail_json(msg=f"Docker cannot be asked ({error.code}): {error} (asked through socket_path "
+                             f"{settings['socket_path']}). Nothing was removed.", **result)
 
     plan = plan_cleanup(inputs, policy, time.time())
     root_dir = inputs["info"].get("DockerRootDir") or "/var/lib/docker"

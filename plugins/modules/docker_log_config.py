@@ -43,8 +43,9 @@ options:
     default: 10m
   max_file:
     description:
-      - How many log files Docker keeps per container, V(1) to V(1000). V(1) needs O(compress=false).
-    type: int
+      - How many log files Docker keeps per container, a whole number from V(1) to V(1000). V(1) needs
+        O(compress=false).
+    type: raw
     default: 3
   compress:
     description:
@@ -134,7 +135,7 @@ ARGUMENT_SPEC = dict({
     "path": {"type": "path", "default": "/etc/docker/daemon.json"},
     "log_driver": {"type": "str", "choices": ["json-file", "local"], "default": "json-file"},
     "max_size": {"type": "str", "default": "10m"},
-    "max_file": {"type": "int", "default": 3},
+    "max_file": {"type": "raw", "default": 3},  # checked by docker_log_opts(), 1 to 1000
     "compress": {"type": "bool", "default": True},
 }, **CONNECTION_SPEC)
 

@@ -427,8 +427,8 @@ ansible_facts:
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.hostcare.vps.plugins.module_utils._fact_module import exit_with_facts
 from ansible_collections.hostcare.vps.plugins.module_utils._postgres import gather_postgres_facts, resolve_connection
-from ansible_collections.hostcare.vps.plugins.module_utils._units import OptionError
 
 ARGUMENT_SPEC = {
     "method": {"type": "str", "choices": ["auto", "local_socket", "tcp", "docker"], "default": "auto"},
@@ -449,18 +449,7 @@ ARGUMENT_SPEC = {
 
 def main():
     module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
-    try:
-        connection = resolve_connection(module.params)
-    except OptionError as error:
-        module.fail_json(msg=str(error))
-    try:
-        facts = gather_postgres_facts(connection)
-    except Exception as error:  # pylint: disable=broad-except  # a fact module must fail cleanly, never with a traceback
-        module.fail_json(msg=f"Could not gather PostgreSQL facts: {type(error).__name__}: {error}")
-    if not facts["available"] and module.params["fail_on_unavailable"]:
-        module.fail_json(msg=f"PostgreSQL is not available ({facts['reason_code']}): {facts['reason']}",
-                         ansible_facts={"hostcare_postgres": facts})
-    module.exit_json(changed=False, ansible_facts={"hostcare_postgres": facts})
+    exit_with_facts(module, "hostcare_postgres", "PostgreSQL", gather_postgres_facts, check=resolve_connection)
 
 
 if __name__ == "__main__":

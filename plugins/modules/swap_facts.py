@@ -336,16 +336,13 @@ ansible_facts:
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.hostcare.vps.plugins.module_utils._fact_module import exit_with_facts
 from ansible_collections.hostcare.vps.plugins.module_utils._memory import build_swap_facts, read_swap_inputs
 
 
 def main():
     module = AnsibleModule(argument_spec={}, supports_check_mode=True)
-    try:
-        facts = build_swap_facts(read_swap_inputs())
-    except Exception as error:  # pylint: disable=broad-except  # a fact module must fail cleanly, never with a traceback
-        module.fail_json(msg=f"Could not gather swap facts: {type(error).__name__}: {error}")
-    module.exit_json(changed=False, ansible_facts={"hostcare_swap": facts})
+    exit_with_facts(module, "hostcare_swap", "swap", lambda _options: build_swap_facts(read_swap_inputs()))
 
 
 if __name__ == "__main__":

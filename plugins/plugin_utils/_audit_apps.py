@@ -13,11 +13,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from ansible_collections.hostcare.vps.plugins.module_utils._validate import MIB
-from ansible_collections.hostcare.vps.plugins.plugin_utils._audit import (
-    as_number,
-    make_finding,
-    rule,
-)
+from ansible_collections.hostcare.vps.plugins.plugin_utils import _audit as core
+from ansible_collections.hostcare.vps.plugins.plugin_utils._audit import rule
 from ansible_collections.hostcare.vps.plugins.plugin_utils._audit_host import system_ram
 from ansible_collections.hostcare.vps.plugins.plugin_utils._audit_pg_instances import (
     available_instances,
@@ -79,7 +76,7 @@ def rule_apps_pool(facts, limits):
     if not isinstance(apps, (list, tuple)) or not apps:
         return []
     ram, _source = system_ram(facts)
-    cpu_count = as_number(facts.get("cpu_count"))
+    cpu_count = core.as_number(facts.get("cpu_count"))
     entries = [app for app in apps if isinstance(app, Mapping)]
     findings = []
     plans = []
@@ -103,7 +100,7 @@ def rule_apps_pool(facts, limits):
         if plan is not None:
             plan = puma_pool(normalise_puma(_app_inputs(app, ram, cpu_count, max_connections, others)))
         if plan is None:
-            findings.append(make_finding(
+            findings.append(core.make_finding(
                 "apps.pool", "info", f"App {name}: pool sizes not checked",
                 f"The Puma / DB pool / Sidekiq check of {name} (audit_apps) could not run: {error}.",
                 evidence={"app": name, "error": error},
@@ -127,14 +124,14 @@ def rule_apps_pool(facts, limits):
                   f"Puma; Sidekiq concurrency {recommended['sidekiq_concurrency']} with DB_POOL="
                   f"{recommended['db_pool_sidekiq']}. The pools are per process: DB_POOL is never a cluster total.")
         if not errors and not warnings:
-            findings.append(make_finding(
+            findings.append(core.make_finding(
                 "apps.pool_ok", "ok", f"App {name}: pools fit PostgreSQL's connections",
                 f"{name}: at most {connections['total']} connections of {connections['pg_usable']} usable "
                 f"(headroom {connections['headroom']}).", evidence=evidence, recommendation=advice))
             continue
         severity = "critical" if errors else "warning"
         problems = errors + warnings
-        findings.append(make_finding(
+        findings.append(core.make_finding(
             "apps.pool", severity,
             f"App {name}: {problems[0]}" if len(problems) == 1 else f"App {name}: {len(problems)} pool problems",
             f"{name} (audit_apps): " + "; ".join(problems) + f". Pools allow {connections['total']} connections, "

@@ -17,18 +17,8 @@ from collections.abc import Mapping
 from ansible_collections.hostcare.vps.plugins.module_utils._postgres import setting_in_bytes
 from ansible_collections.hostcare.vps.plugins.module_utils._units import format_size
 from ansible_collections.hostcare.vps.plugins.module_utils._validate import GIB, MIB
-from ansible_collections.hostcare.vps.plugins.plugin_utils._audit import (
-    ROLE_POSTGRESQL_TUNE,
-    SEVERITY_RANK,
-    as_dict,
-    grade,
-    as_number,
-    make_finding,
-    percent_text,
-    plural,
-    rule,
-    size_evidence,
-)
+from ansible_collections.hostcare.vps.plugins.plugin_utils import _audit as core
+from ansible_collections.hostcare.vps.plugins.plugin_utils._audit import rule
 from ansible_collections.hostcare.vps.plugins.plugin_utils._audit_fixes import (
     pg_size,
     quote_literal,
@@ -124,7 +114,7 @@ def _close(recommended, current):
 
 def _tune_version(pg):
     """PostgreSQL major of the facts, within PGTune's range (10-18), or None (PGTune's default)."""
-    major = as_number(as_dict(pg.get("version")).get("major")) if isinstance(pg, Mapping) else None
+    major = core.as_number(core.as_dict(pg.get("version")).get("major")) if isinstance(pg, Mapping) else None
     if major is None:
         return None
     return min(max(int(major), VERSIONS[0]), VERSIONS[-1])
@@ -142,7 +132,7 @@ def _fit(tune, pg, budget_bytes, limits):
     """PGTune's values lowered (work_mem, then max_connections) until the memory model of the server with them
     applied is under the warning share of ``budget_bytes``: the audit never recommends what it then flags."""
     factor, warning, _critical = model_limits(limits)
-    settings = with_values(model_settings(as_dict(pg).get("settings")), tune["values"])
+    settings = with_values(model_settings(core.as_dict(pg).get("settings")), tune["values"])
     changes = fit_to_budget(settings, budget_bytes, factor, warning)[1]
     for name, value in changes.items():
         tune["values"][name] = value
@@ -223,7 +213,7 @@ def rule_postgres_available(facts, limits):
         else:
             title = f"{_title(item)} not checked: {code or 'unavailable'}"
             hint = _UNAVAILABLE_HINTS.get(code, "Look at the reason; every other check still ran.")
-        findings.append(make_finding(
+        findings.append(core.make_finding(
             "postgres.unavailable", "warning" if code in _WARNING_CODES else "info", title,
             f"The settings of {_title(item)} could not be read: {reason}",
             evidence=evidence, recommendation=hint))
@@ -247,7 +237,7 @@ def rule_postgres_memory_defaults(facts, limits):
     findings = []
     for item in instances:
         pg = item["facts"]
-        base = {"instance": item["label"], **size_evidence("ram", ram), "ram_source": ram_source}
+        base = {"instance": item["label"], **core.size_evidence("ram", ram), "ram_source": ram_source}
         plan = recommend_settings(pg, ram, ram_source, sharing, limits) if ram >= minimum else None
         if plan is not None:
             base.update({"budget": plan["budget"], "recommended_settings": recommended_settings(plan["diff"]),
@@ -260,15 +250,15 @@ def rule_postgres_memory_defaults(facts, limits):
                         key: model[label][key] for key in ("total_bytes", "percent_of_budget", "verdict")}
                     for label in ("current", "recommended")}
         if sharing > 1:
-            base.update({**size_evidence("ram_share", share), "instances_sharing_ram": sharing})
+            base.update({**core.size_evidence("ram_share", share), "instances_sharing_ram": sharing})
         if unread:
             base["unreadable_instances_counted"] = unread
         if ram < minimum:
-            findings.append(make_finding(
+            findings.append(core.make_finding(
                 "postgres.memory_defaults_ok", "ok",
                 f"{_title(item)}: memory defaults fit {format_size(ram)} RAM",
                 f"Below {format_size(minimum)} of RAM PostgreSQL's default memory settings are reasonable.",
-                evidence={**base, **size_evidence("min_ram", minimum)}))
+                evidence={**base, **core.size_evidence("min_ram", minimum)}))
             continue
         if plan is None:
             continue  # a budget below PGTune's 512MB (many instances on a small machine): nothing to size
@@ -276,7 +266,7 @@ def rule_postgres_memory_defaults(facts, limits):
         at_default = []
         for name, default in POSTGRES_DEFAULTS.items():
             entry = setting_row(pg, name)
-            value = as_number(entry.get("val_in_bytes"))
+            value = core.as_number(entry.get("val_in_bytes"))
             if value is None:
                 continue
             if value not in (default, _boot_bytes(entry)) or _close(values[name], value):
@@ -286,7 +276,7 @@ def rule_postgres_memory_defaults(facts, limits):
                                "recommended_bytes": values[name], "source": entry.get("source"),
                                "context": entry.get("context")})
         if not at_default:
-            findings.append(make_finding(
+            findings.append(core.make_finding(
                 "postgres.memory_defaults_ok", "ok", f"{_title(item)}: memory settings are not the defaults",
                 f"shared_buffers, effective_cache_size and maintenance_work_mem of {_title(item)} are set for "
                 f"this machine (not PostgreSQL's defaults).",
@@ -298,7 +288,7 @@ def rule_postgres_memory_defaults(facts, limits):
         command = ("# writes postgresql.auto.conf; the reload applies all but shared_buffers\n"
                    + sql_command(item["connection"], statements))
         role_vars = postgresql_tune_role_vars(item["connection"], sharing)
-        command += "\n" + "\n".join(role_vars_lines(ROLE_POSTGRESQL_TUNE, role_vars))
+        command += "\n" + "\n".join(role_vars_lines(core.ROLE_POSTGRESQL_TUNE, role_vars))
         restart_text = ""
         if "shared_buffers" in names:
             command += ("\n# shared_buffers needs a restart (a short outage), in a maintenance window:\n# "
@@ -318,7 +308,7 @@ def rule_postgres_memory_defaults(facts, limits):
                 for name, row in list(others.items())[:6]) + (", ..." if len(others) > 6 else "")
                 + " (evidence recommended_settings; review before applying).")
         if unread:
-            sharing_text += (f" {plural(len(unread), 'other PostgreSQL instance')} on this machine could not be read "
+            sharing_text += (f" {core.plural(len(unread), 'other PostgreSQL instance')} on this machine could not be read "
                              f"({', '.join(unread)}) and {'is' if len(unread) == 1 else 'are'} counted as sharing "
                              f"the RAM equally.")
         if plan["fitted"]:
@@ -326,7 +316,7 @@ def rule_postgres_memory_defaults(facts, limits):
                              + " are lowered so that the recommendation stays under the postgres.memory_overcommit "
                              "warning line.")
         listed = ", ".join(f"{row['name']} {row['current']} (recommended {row['recommended']})" for row in at_default)
-        findings.append(make_finding(
+        findings.append(core.make_finding(
             "postgres.memory_defaults", "warning",
             f"{_title(item)}: {', '.join(names)} still at the default{'s' if len(names) > 1 else ''} "
             f"on {format_size(ram)} RAM",
@@ -336,17 +326,17 @@ def rule_postgres_memory_defaults(facts, limits):
                             f"{format_size(plan['budget']['bytes'])}: {plan['budget']['reason']}.{sharing_text} "
                             f"ALTER SYSTEM needs a superuser."
                             f"{restart_text} Leave room for the applications on the same machine: check "
-                            f"postgres.memory_overcommit after the change. The role {ROLE_POSTGRESQL_TUNE} "
+                            f"postgres.memory_overcommit after the change. The role {core.ROLE_POSTGRESQL_TUNE} "
                             f"applies this recommendation, checked by the server first (evidence.role_vars; it "
                             f"restarts only when told to)."),
-            risk="caution", role=ROLE_POSTGRESQL_TUNE, command=command))
+            risk="caution", role=core.ROLE_POSTGRESQL_TUNE, command=command))
     return findings
 
 
 def postgresql_tune_role_vars(connection, sharing=1):
     """The variables of hostcare.vps.postgresql_tune that apply the recommendation to this instance (never a
     password: the role takes it from the operator's vault)."""
-    connection = as_dict(connection)
+    connection = core.as_dict(connection)
     role_vars = {}
     method = connection.get("method")
     if method == "docker" and connection.get("container"):
@@ -365,7 +355,7 @@ def postgresql_tune_role_vars(connection, sharing=1):
 def memory_model(pg, factor):
     """The one memory model (_pg_memory) of a server's facts, with readable sizes for the evidence; None when a
     setting is unknown."""
-    model = model_of(model_settings(as_dict(pg).get("settings")), factor)
+    model = model_of(model_settings(core.as_dict(pg).get("settings")), factor)
     if model is None:
         return None
     readable = {}
@@ -378,7 +368,7 @@ def memory_model(pg, factor):
 
 def _model_severity(total_bytes, ram, limits):
     _factor, warning, critical = model_limits(limits)
-    return grade(total_bytes * 100.0 / ram, warning, critical)
+    return core.grade(total_bytes * 100.0 / ram, warning, critical)
 
 
 def _work_mem_fix(model, ram, limits):
@@ -404,17 +394,17 @@ def rule_postgres_memory_model(facts, limits):
         model = memory_model(pg, factor) if ram else None
         if model is None:
             missing = "RAM is unknown (no swap facts)" if not ram else "some memory settings are not visible"
-            findings.append(make_finding(
+            findings.append(core.make_finding(
                 "postgres.memory_unknown", "info", f"{_title(item)}: memory use not checked",
                 f"The worst-case memory use of {_title(item)} could not be computed: {missing}.",
-                evidence={"instance": item["label"], **size_evidence("ram", ram)},
+                evidence={"instance": item["label"], **core.size_evidence("ram", ram)},
                 recommendation="Nothing to do unless the other findings say why the facts are incomplete."))
             continue
         share = round(model["total_bytes"] * 100.0 / ram, 1)
         severity = _model_severity(model["total_bytes"], ram, limits)
         models.append((item, model, share, severity))
-        evidence = {"instance": item["label"], **size_evidence("model", model["total_bytes"]), "model_percent": share,
-                    **size_evidence("ram", ram), "ram_source": ram_source,
+        evidence = {"instance": item["label"], **core.size_evidence("model", model["total_bytes"]), "model_percent": share,
+                    **core.size_evidence("ram", ram), "ram_source": ram_source,
                     **{key: value for key, value in model.items() if key != "total_bytes"},
                     "warning_percent": limits["postgres_memory_warning_percent"],
                     "critical_percent": limits["postgres_memory_critical_percent"]}
@@ -422,11 +412,11 @@ def rule_postgres_memory_model(facts, limits):
                  f"{model['work_mem']} x {factor:g} ({model['connections_work_mem']}) + "
                  f"{model['autovacuum_max_workers']} autovacuum workers x {model['autovacuum_work_mem']}")
         if severity == "ok":
-            findings.append(make_finding(
+            findings.append(core.make_finding(
                 "postgres.memory_ok", "ok",
-                f"{_title(item)}: worst-case memory {format_size(model['total_bytes'])}, {percent_text(share)} of RAM: ok",
-                f"{parts} = {format_size(model['total_bytes'])}, {percent_text(share)} of {format_size(ram)} "
-                f"(warning at {percent_text(limits['postgres_memory_warning_percent'])}).",
+                f"{_title(item)}: worst-case memory {format_size(model['total_bytes'])}, {core.percent_text(share)} of RAM: ok",
+                f"{parts} = {format_size(model['total_bytes'])}, {core.percent_text(share)} of {format_size(ram)} "
+                f"(warning at {core.percent_text(limits['postgres_memory_warning_percent'])}).",
                 evidence=evidence))
             continue
         findings.append(_overcommit_finding(item, model, share, severity, ram, parts, evidence, limits))
@@ -443,7 +433,7 @@ def _overcommit_finding(item, model, share, severity, ram, parts, evidence, limi
     command = "# the settings in the model (read-only)\n" + inspect
     risk = "safe"
     if target is not None:
-        evidence.update(size_evidence("proposed_work_mem", target))
+        evidence.update(core.size_evidence("proposed_work_mem", target))
         command += ("\n# lower work_mem for new sessions (reload, no restart):\n"
                     + sql_command(item["connection"], [
                         f"ALTER SYSTEM SET work_mem = {quote_literal(pg_size(target))};",
@@ -454,12 +444,12 @@ def _overcommit_finding(item, model, share, severity, ram, parts, evidence, limi
     else:
         fix_text = ("Allow fewer connections (a pooler such as PgBouncer lets max_connections drop; that needs a "
                     "restart) or give shared_buffers less; lowering work_mem below 4MB alone would slow queries.")
-    return make_finding(
+    return core.make_finding(
         "postgres.memory_overcommit", severity,
-        f"{_title(item)} may use {percent_text(share)} of RAM ({format_size(model['total_bytes'])} of {format_size(ram)})",
-        f"{parts} = {format_size(model['total_bytes'])}, {percent_text(share)} of {format_size(ram)} RAM "
-        f"(warning at {percent_text(limits['postgres_memory_warning_percent'])}, critical at "
-        f"{percent_text(limits['postgres_memory_critical_percent'])}). If every connection sorts or hashes at once, "
+        f"{_title(item)} may use {core.percent_text(share)} of RAM ({format_size(model['total_bytes'])} of {format_size(ram)})",
+        f"{parts} = {format_size(model['total_bytes'])}, {core.percent_text(share)} of {format_size(ram)} RAM "
+        f"(warning at {core.percent_text(limits['postgres_memory_warning_percent'])}, critical at "
+        f"{core.percent_text(limits['postgres_memory_critical_percent'])}). If every connection sorts or hashes at once, "
         f"the OOM killer can stop PostgreSQL.",
         evidence=evidence,
         recommendation=(f"{fix_text} The model is postgresqltuner's worst case; other programs on the machine "
@@ -471,21 +461,21 @@ def _combined_model(models, ram, ram_source, limits):
     total = sum(model["total_bytes"] for _item, model, _share, _severity in models)
     share = round(total * 100.0 / ram, 1)
     severity = _model_severity(total, ram, limits)
-    worst_alone = min(SEVERITY_RANK[entry[3]] for entry in models)
-    if severity == "ok" or SEVERITY_RANK[severity] >= worst_alone:
+    worst_alone = min(core.SEVERITY_RANK[entry[3]] for entry in models)
+    if severity == "ok" or core.SEVERITY_RANK[severity] >= worst_alone:
         return []
     labels = [item["label"] for item, _model, _share, _severity in models]
-    rows = [{"instance": item["label"], **size_evidence("model", model["total_bytes"]), "model_percent": model_share}
+    rows = [{"instance": item["label"], **core.size_evidence("model", model["total_bytes"]), "model_percent": model_share}
             for item, model, model_share, _severity in models]
-    return [make_finding(
+    return [core.make_finding(
         "postgres.memory_overcommit", severity,
-        f"PostgreSQL ({len(models)} instances) may use {percent_text(share)} of RAM together "
+        f"PostgreSQL ({len(models)} instances) may use {core.percent_text(share)} of RAM together "
         f"({format_size(total)} of {format_size(ram)})",
         f"{len(models)} PostgreSQL instances ({', '.join(labels)}) share {format_size(ram)} RAM; their worst cases "
-        f"add up to {format_size(total)}, {percent_text(share)} "
-        f"(warning at {percent_text(limits['postgres_memory_warning_percent'])}).",
-        evidence={"instance": " + ".join(labels), "instances": rows, **size_evidence("model", total), "model_percent": share,
-                  **size_evidence("ram", ram), "ram_source": ram_source,
+        f"add up to {format_size(total)}, {core.percent_text(share)} "
+        f"(warning at {core.percent_text(limits['postgres_memory_warning_percent'])}).",
+        evidence={"instance": " + ".join(labels), "instances": rows, **core.size_evidence("model", total), "model_percent": share,
+                  **core.size_evidence("ram", ram), "ram_source": ram_source,
                   "warning_percent": limits["postgres_memory_warning_percent"],
                   "critical_percent": limits["postgres_memory_critical_percent"]},
         recommendation=("Each instance sizes its memory as if it had the machine to itself. Give each a share: "
@@ -501,36 +491,36 @@ def rule_postgres_connections(facts, limits):
     """Client connections in use: >= critical% of max_connections -> critical, >= warning% -> warning, else ok."""
     findings = []
     for item in available_instances(facts):
-        connections = as_dict(item["facts"].get("connections"))
-        total, maximum = as_number(connections.get("total")), as_number(connections.get("max"))
+        connections = core.as_dict(item["facts"].get("connections"))
+        total, maximum = core.as_number(connections.get("total")), core.as_number(connections.get("max"))
         if total is None or not maximum:
             continue
-        used = as_number(connections.get("in_use_percent"))
+        used = core.as_number(connections.get("in_use_percent"))
         used = round(total * 100.0 / maximum, 1) if used is None else used
-        by_state = {key: value for key, value in as_dict(connections.get("by_state")).items() if value}
+        by_state = {key: value for key, value in core.as_dict(connections.get("by_state")).items() if value}
         top = [dict(row) for row in (connections.get("by_database_user") or []) if isinstance(row, Mapping)][:5]
         evidence = {"instance": item["label"], "in_use": total, "max_connections": maximum, "in_use_percent": used,
-                    "superuser_reserved": as_number(connections.get("superuser_reserved")), "by_state": by_state,
+                    "superuser_reserved": core.as_number(connections.get("superuser_reserved")), "by_state": by_state,
                     "by_database_user": top,
                     "warning_percent": limits["postgres_connections_warning_percent"],
                     "critical_percent": limits["postgres_connections_critical_percent"]}
         if used < limits["postgres_connections_warning_percent"]:
-            findings.append(make_finding(
+            findings.append(core.make_finding(
                 "postgres.connections_ok", "ok",
-                f"{_title(item)}: {total} of {maximum} connections in use ({percent_text(used)}): ok",
+                f"{_title(item)}: {total} of {maximum} connections in use ({core.percent_text(used)}): ok",
                 f"{total} client connections of max_connections {maximum} (warning at "
-                f"{percent_text(limits['postgres_connections_warning_percent'])}).", evidence=evidence))
+                f"{core.percent_text(limits['postgres_connections_warning_percent'])}).", evidence=evidence))
             continue
         critical = used >= limits["postgres_connections_critical_percent"]
         threshold = limits["postgres_connections_critical_percent"] if critical \
             else limits["postgres_connections_warning_percent"]
         idle_tx = by_state.get("idle_in_transaction", 0) + by_state.get("idle_in_transaction_aborted", 0)
         who = ", ".join(f"{row.get('user')}@{row.get('database')} {row.get('count')}" for row in top[:3])
-        findings.append(make_finding(
+        findings.append(core.make_finding(
             "postgres.connections_high", "critical" if critical else "warning",
-            f"{_title(item)}: {total} of {maximum} connections in use ({percent_text(used)})",
-            f"{total} client connections of max_connections {maximum} ({percent_text(used)}; "
-            f"{'critical' if critical else 'warning'} at {percent_text(threshold)}){': ' + who if who else ''}. "
+            f"{_title(item)}: {total} of {maximum} connections in use ({core.percent_text(used)})",
+            f"{total} client connections of max_connections {maximum} ({core.percent_text(used)}; "
+            f"{'critical' if critical else 'warning'} at {core.percent_text(threshold)}){': ' + who if who else ''}. "
             f"When none is left, new clients are refused.",
             evidence=evidence,
             recommendation=("See who holds them (the query only reads). Lower the applications' pool sizes (Puma "
@@ -566,9 +556,9 @@ def rule_postgres_pending_restart(facts, limits):
                    f"{check}\n"
                    "# in a maintenance window (PostgreSQL is down for a few seconds):\n"
                    f"{restart_command(item['connection'])}")
-        findings.append(make_finding(
+        findings.append(core.make_finding(
             "postgres.pending_restart", "warning",
-            f"{_title(item)}: {plural(len(names), 'setting')} waiting for a restart: {', '.join(names)}",
+            f"{_title(item)}: {core.plural(len(names), 'setting')} waiting for a restart: {', '.join(names)}",
             f"{', '.join(names)} of {_title(item)} {'was' if len(names) == 1 else 'were'} changed in a configuration "
             f"file but the running server still uses the old value"
             f"{'s' if len(names) > 1 else ''} until it restarts.",

@@ -13,17 +13,8 @@ from __future__ import annotations
 from ansible_collections.hostcare.vps.plugins.module_utils._mountinfo import find_mount
 from ansible_collections.hostcare.vps.plugins.module_utils._units import format_size
 from ansible_collections.hostcare.vps.plugins.module_utils._validate import MIB
-from ansible_collections.hostcare.vps.plugins.plugin_utils._audit import (
-    ROLE_SWAP,
-    as_dict,
-    as_list,
-    as_number,
-    make_finding,
-    percent_text,
-    plural,
-    rule,
-    size_evidence,
-)
+from ansible_collections.hostcare.vps.plugins.plugin_utils import _audit as core
+from ansible_collections.hostcare.vps.plugins.plugin_utils._audit import rule
 from ansible_collections.hostcare.vps.plugins.plugin_utils._audit_fixes import swapfile_command
 from ansible_collections.hostcare.vps.plugins.plugin_utils._audit_host import (
     container_note,
@@ -32,7 +23,7 @@ from ansible_collections.hostcare.vps.plugins.plugin_utils._audit_host import (
     use_percent,
     with_container_note,
 )
-from ansible_collections.hostcare.vps.plugins.plugin_utils._swap_sizing import (
+from ansible_collections.hostcare.vps.plugins.module_utils._swap_sizing import (
     SWAP_DISK_MAX_USE_PERCENT,
     fit_swap_to_disk,
     recommend_swap_bytes,
@@ -41,13 +32,13 @@ from ansible_collections.hostcare.vps.plugins.plugin_utils._swap_sizing import (
 
 def _swap_areas(swap):
     return [{"path": area.get("path"), "type": area.get("type"), "zram": bool(area.get("zram")),
-             **size_evidence("size", as_number(area.get("size_bytes"))), **size_evidence("used", as_number(area.get("used_bytes")))}
-            for area in as_list(swap.get("areas"))]
+             **core.size_evidence("size", core.as_number(area.get("size_bytes"))), **core.size_evidence("used", core.as_number(area.get("used_bytes")))}
+            for area in core.as_list(swap.get("areas"))]
 
 
 def _free_swapfile_path(swap):
-    taken = {area.get("path") for area in as_list(swap.get("areas"))}
-    taken.update(entry.get("source") for entry in as_list(swap.get("fstab")))
+    taken = {area.get("path") for area in core.as_list(swap.get("areas"))}
+    taken.update(entry.get("source") for entry in core.as_list(swap.get("fstab")))
     for candidate in ("/swapfile", "/swapfile2", "/swapfile3", "/swapfile4"):
         if candidate not in taken:
             return candidate
@@ -74,16 +65,16 @@ def _swap_plan(facts, path, size_bytes, limits):
     filesystem = _swap_filesystem(facts, path)
     fstype = filesystem.get("fstype") if filesystem else None
     mount = filesystem.get("mount") if filesystem else "/"
-    available = as_number(filesystem.get("available_bytes")) if filesystem else None
+    available = core.as_number(filesystem.get("available_bytes")) if filesystem else None
     evidence = {}
     notes = []
     fit = None
     if available is not None:
-        evidence.update(size_evidence("root_available", available))
+        evidence.update(core.size_evidence("root_available", available))
         # judged on the use the disk rules judge (df's Use%), so the file never causes a disk finding
         fit = fit_swap_to_disk(size_bytes, available, use_percent=use_percent(filesystem), mount=mount,
                                max_use_percent=swap_disk_limit(filesystem, limits))
-        evidence.update({"swap_filesystem": mount, **size_evidence("swap_fits", fit["bytes"]),
+        evidence.update({"swap_filesystem": mount, **core.size_evidence("swap_fits", fit["bytes"]),
                          "disk_max_use_percent": fit["max_use_percent"], "swap_fit_reason": fit["reason"]})
         if fit["limited_by"]:
             smaller = fit["bytes"]
@@ -117,22 +108,22 @@ def _fit_text(fit):
 @rule("swap.size", needs=("swap",))
 def rule_swap_size(facts, limits):
     """No swap -> critical; swap below half the recommendation -> warning; else ok."""
-    swap = as_dict(facts["swap"])
+    swap = core.as_dict(facts["swap"])
     ram, ram_source = system_ram(facts)
-    total = as_number(as_dict(swap.get("swap")).get("total_bytes"))
+    total = core.as_number(core.as_dict(swap.get("swap")).get("total_bytes"))
     if ram is None or total is None:
-        return [make_finding(
+        return [core.make_finding(
             "swap.unknown", "info", "Swap size not checked: RAM or swap total unknown",
             f"The swap facts did not report RAM ({format_size(ram)}) and swap ({format_size(total)}).",
-            evidence={**size_evidence("ram", ram), **size_evidence("swap", total)},
+            evidence={**core.size_evidence("ram", ram), **core.size_evidence("swap", total)},
             recommendation="Check that /proc/meminfo is readable on the host.")]
     recommended = recommend_swap_bytes(ram)
-    evidence = {**size_evidence("ram", ram), "ram_source": ram_source, **size_evidence("swap", total),
-                **size_evidence("recommended_swap", recommended), "areas": _swap_areas(swap)}
+    evidence = {**core.size_evidence("ram", ram), "ram_source": ram_source, **core.size_evidence("swap", total),
+                **core.size_evidence("recommended_swap", recommended), "areas": _swap_areas(swap)}
     runtime, _note = container_note(facts)
-    active_zram = [str(area.get("path", "")) for area in as_list(swap.get("areas")) if area.get("zram")]
-    zram_idle = [dev["name"] for dev in as_list(swap.get("zram"))
-                 if isinstance(dev.get("name"), str) and (as_number(dev.get("disksize_bytes")) or 0) > 0
+    active_zram = [str(area.get("path", "")) for area in core.as_list(swap.get("areas")) if area.get("zram")]
+    zram_idle = [dev["name"] for dev in core.as_list(swap.get("zram"))
+                 if isinstance(dev.get("name"), str) and (core.as_number(dev.get("disksize_bytes")) or 0) > 0
                  and not any(path.endswith("/" + dev["name"]) for path in active_zram)]
     if total <= 0 and runtime:
         return [_swap_in_container("swap.none", "critical", f"No swap on a {runtime} container with "
@@ -152,10 +143,10 @@ def rule_swap_size(facts, limits):
             amount = format_size(fit["bytes"] if fit and fit["limited_by"] else recommended)
             recommendation = f"Add {amount} of swap {why}.{extra}"
         evidence, recommendation = with_container_note(facts, evidence, recommendation)
-        return [make_finding(
+        return [core.make_finding(
             "swap.none", "critical", f"No swap on a host with {format_size(ram)} RAM",
             f"{format_size(ram)} RAM and no active swap (recommended {format_size(recommended)}).{zram_text}",
-            evidence=evidence, recommendation=recommendation, risk="caution", role=ROLE_SWAP, command=command)]
+            evidence=evidence, recommendation=recommendation, risk="caution", role=core.ROLE_SWAP, command=command)]
     low_limit = recommended * limits["swap_low_fraction"] - limits["swap_slack_bytes"]
     if total < low_limit and runtime:
         return [_swap_in_container("swap.small", "warning", f"Swap too small: {format_size(total)} for "
@@ -169,14 +160,14 @@ def rule_swap_size(facts, limits):
                           f"swap, so nothing is swapped off (swapoff under memory pressure can trigger the OOM "
                           f"killer).{extra}")
         evidence, recommendation = with_container_note(facts, evidence, recommendation)
-        return [make_finding(
+        return [core.make_finding(
             "swap.small", "warning",
             f"Swap too small: {format_size(total)} for {format_size(ram)} RAM",
             f"{format_size(total)} of swap for {format_size(ram)} RAM is less than half of the recommended "
             f"{format_size(recommended)}.{_fit_text(fit)}",
-            evidence=evidence, recommendation=recommendation, risk="caution", role=ROLE_SWAP, command=command)]
+            evidence=evidence, recommendation=recommendation, risk="caution", role=core.ROLE_SWAP, command=command)]
     evidence = with_container_note(facts, evidence, "")[0]
-    return [make_finding(
+    return [core.make_finding(
         "swap.ok", "ok", f"Swap: {format_size(total)} for {format_size(ram)} RAM: ok",
         f"{format_size(total)} of swap for {format_size(ram)} RAM (recommended {format_size(recommended)}, "
         f"at least half of it is enough).",
@@ -187,22 +178,22 @@ def _swap_in_container(finding_id, severity, title, missing, evidence, facts):
     """Swap seen from inside a container is the host's: say so, and give no command (a swap file on the
     container's overlay root cannot be enabled: swapon refuses it)."""
     evidence, recommendation = with_container_note(
-        facts, evidence, f"Add {format_size(missing)} of swap on the container host (the role {ROLE_SWAP} there); "
+        facts, evidence, f"Add {format_size(missing)} of swap on the container host (the role {core.ROLE_SWAP} there); "
                          f"a swap file cannot be enabled from inside this container (its root is an overlay, and "
                          f"swapon needs the host's privileges), so there is no command to run here.")
-    return make_finding(
+    return core.make_finding(
         finding_id, severity, title,
         f"{format_size(evidence['swap_bytes'])} of swap is visible for {format_size(evidence['ram_bytes'])} of memory "
         f"({evidence['ram_source']}; recommended {format_size(evidence['recommended_swap_bytes'])}). Swap belongs "
         f"to the host this container runs on.",
-        evidence=evidence, recommendation=recommendation, risk="caution", role=ROLE_SWAP, command=None)
+        evidence=evidence, recommendation=recommendation, risk="caution", role=core.ROLE_SWAP, command=None)
 
 
 @rule("swap.fstab", needs=("swap",))
 def rule_swap_fstab(facts, limits):
     """A swap entry of /etc/fstab that is not active -> warning (swap silently lost at boot)."""
-    swap = as_dict(facts["swap"])
-    inactive = [entry.get("source") for entry in as_list(swap.get("fstab"))
+    swap = core.as_dict(facts["swap"])
+    inactive = [entry.get("source") for entry in core.as_list(swap.get("fstab"))
                 if entry.get("active") is False and entry.get("source")]
     if not inactive:
         return []
@@ -211,56 +202,56 @@ def rule_swap_fstab(facts, limits):
                       "command; `swapon -a` enables every fstab swap that works. Remove entries that point "
                       "at nothing.")
     evidence, recommendation = with_container_note(facts, evidence, recommendation)
-    return [make_finding(
+    return [core.make_finding(
         "swap.fstab_inactive", "warning",
         f"/etc/fstab swap not active: {', '.join(inactive)}",
-        f"{plural(len(inactive), 'swap entry', 'swap entries')} of /etc/fstab "
+        f"{core.plural(len(inactive), 'swap entry', 'swap entries')} of /etc/fstab "
         f"({', '.join(inactive)}) {'is' if len(inactive) == 1 else 'are'} not active.",
-        evidence=evidence, recommendation=recommendation, risk="safe", role=ROLE_SWAP,
+        evidence=evidence, recommendation=recommendation, risk="safe", role=core.ROLE_SWAP,
         command="sudo swapon --show; grep -w swap /etc/fstab; sudo swapon -a")]
 
 
 @rule("swap.swappiness", needs=("swap",))
 def rule_swappiness(facts, limits):
     """vm.swappiness: 0 with swap -> warning, >= swappiness_high -> warning, else ok."""
-    swap = as_dict(facts["swap"])
-    value = as_number(as_dict(swap.get("sysctl")).get("swappiness"))
-    total = as_number(as_dict(swap.get("swap")).get("total_bytes")) or 0
+    swap = core.as_dict(facts["swap"])
+    value = core.as_number(core.as_dict(swap.get("sysctl")).get("swappiness"))
+    total = core.as_number(core.as_dict(swap.get("swap")).get("total_bytes")) or 0
     target = limits["swappiness_target"]
     command = (f"sudo sysctl -w vm.swappiness={target} && \\\n"
                f"  echo 'vm.swappiness = {target}' | sudo tee /etc/sysctl.d/90-hostcare-swappiness.conf")
     if value is None:
-        return [make_finding(
+        return [core.make_finding(
             "swap.swappiness_unknown", "info", "vm.swappiness not checked: unreadable",
             "vm.swappiness could not be read (/proc/sys/vm/swappiness).",
             recommendation="Nothing to do unless this host should have a readable /proc/sys.")]
-    evidence = {"swappiness": value, "recommended_swappiness": target, **size_evidence("swap", total)}
+    evidence = {"swappiness": value, "recommended_swappiness": target, **core.size_evidence("swap", total)}
     if value == 0:
         if total > 0:
             recommendation = (f"Set vm.swappiness={target}: with 0 the kernel avoids swap until the very last "
                               f"moment, so the swap you have barely protects against the OOM killer.")
             evidence, recommendation = with_container_note(facts, evidence, recommendation)
-            return [make_finding(
+            return [core.make_finding(
                 "swap.swappiness_zero", "warning", "vm.swappiness is 0 although swap is enabled",
                 f"vm.swappiness is 0 with {format_size(total)} of swap: swap is used only just before an OOM "
                 f"kill; servers do better with {target}.",
-                evidence=evidence, recommendation=recommendation, risk="safe", role=ROLE_SWAP, command=command)]
+                evidence=evidence, recommendation=recommendation, risk="safe", role=core.ROLE_SWAP, command=command)]
         recommendation = f"When you add swap, also set vm.swappiness={target}."
         evidence, recommendation = with_container_note(facts, evidence, recommendation)
-        return [make_finding(
+        return [core.make_finding(
             "swap.swappiness_zero", "info", "vm.swappiness is 0 (no swap, no effect yet)",
             f"vm.swappiness is 0 and there is no swap; set {target} when you add swap.",
-            evidence=evidence, recommendation=recommendation, risk="safe", role=ROLE_SWAP, command=command)]
+            evidence=evidence, recommendation=recommendation, risk="safe", role=core.ROLE_SWAP, command=command)]
     if value >= limits["swappiness_high"]:
         recommendation = (f"Set vm.swappiness={target}: {value} is the desktop default and pushes database and "
                           f"app memory to swap while the page cache stays large.")
         evidence, recommendation = with_container_note(facts, evidence, recommendation)
-        return [make_finding(
+        return [core.make_finding(
             "swap.swappiness_high", "warning", f"vm.swappiness is {value}: tuned for desktops, not servers",
             f"vm.swappiness is {value} (>= {limits['swappiness_high']}); servers do better with {target}.",
-            evidence=evidence, recommendation=recommendation, risk="safe", role=ROLE_SWAP, command=command)]
+            evidence=evidence, recommendation=recommendation, risk="safe", role=core.ROLE_SWAP, command=command)]
     evidence = with_container_note(facts, evidence, "")[0]
-    return [make_finding(
+    return [core.make_finding(
         "swap.swappiness_ok", "ok", f"vm.swappiness is {value}: ok",
         f"vm.swappiness is {value}, between 1 and {limits['swappiness_high'] - 1}.", evidence=evidence)]
 
@@ -268,63 +259,63 @@ def rule_swappiness(facts, limits):
 @rule("memory.oom", needs=("swap",))
 def rule_oom_kills(facts, limits):
     """Any OOM kill since boot -> critical."""
-    swap = as_dict(facts["swap"])
-    kills = as_number(swap.get("oom_kills"))
+    swap = core.as_dict(facts["swap"])
+    kills = core.as_number(swap.get("oom_kills"))
     if kills is None:
-        return [make_finding(
+        return [core.make_finding(
             "memory.oom_unknown", "info", "OOM kills not checked: the kernel does not count them",
             "/proc/vmstat has no oom_kill counter on this kernel (added in Linux 4.13).",
             recommendation="Look for 'Out of memory' in the kernel log instead.",
             command="sudo journalctl -k --no-pager | grep -iE 'out of memory|killed process'")]
-    memory = as_dict(swap.get("memory"))
-    evidence = {"oom_kills": kills, **size_evidence("ram", as_number(memory.get("total_bytes"))),
-                **size_evidence("available", as_number(memory.get("available_bytes"))),
-                **size_evidence("swap", as_number(as_dict(swap.get("swap")).get("total_bytes")))}
+    memory = core.as_dict(swap.get("memory"))
+    evidence = {"oom_kills": kills, **core.size_evidence("ram", core.as_number(memory.get("total_bytes"))),
+                **core.size_evidence("available", core.as_number(memory.get("available_bytes"))),
+                **core.size_evidence("swap", core.as_number(core.as_dict(swap.get("swap")).get("total_bytes")))}
     if kills > 0:
         recommendation = ("Find what was killed with the command (read-only), then give the host room: add or grow "
                           "swap (see the swap findings) and lower memory use (fewer app workers, smaller "
                           "PostgreSQL shared_buffers/work_mem, container memory limits).")
         evidence, recommendation = with_container_note(facts, evidence, recommendation)
-        return [make_finding(
-            "memory.oom_kills", "critical", f"OOM killer killed {plural(kills, 'process', 'processes')} since boot",
-            f"The kernel killed {plural(kills, 'process', 'processes')} for lack of memory since boot "
+        return [core.make_finding(
+            "memory.oom_kills", "critical", f"OOM killer killed {core.plural(kills, 'process', 'processes')} since boot",
+            f"The kernel killed {core.plural(kills, 'process', 'processes')} for lack of memory since boot "
             f"(RAM {format_size(evidence['ram_bytes'])}, swap {format_size(evidence['swap_bytes'])}).",
-            evidence=evidence, recommendation=recommendation, risk="caution", role=ROLE_SWAP,
+            evidence=evidence, recommendation=recommendation, risk="caution", role=core.ROLE_SWAP,
             command="sudo journalctl -k --no-pager | grep -iE 'out of memory|killed process'")]
     evidence = with_container_note(facts, evidence, "")[0]
-    return [make_finding("memory.oom_ok", "ok", "No OOM kills since boot",
-                         "The kernel's OOM killer has not killed anything since boot.", evidence=evidence)]
+    return [core.make_finding("memory.oom_ok", "ok", "No OOM kills since boot",
+                              "The kernel's OOM killer has not killed anything since boot.", evidence=evidence)]
 
 
 @rule("memory.pressure", needs=("swap",))
 def rule_memory_pressure(facts, limits):
     """PSI memory 'full' avg60 above the threshold -> warning."""
-    psi = as_dict(as_dict(facts["swap"]).get("psi"))
-    full = as_dict(psi.get("full"))
-    avg60 = as_number(full.get("avg60"))
+    psi = core.as_dict(core.as_dict(facts["swap"]).get("psi"))
+    full = core.as_dict(psi.get("full"))
+    avg60 = core.as_number(full.get("avg60"))
     if avg60 is None:
-        return [make_finding(
+        return [core.make_finding(
             "memory.pressure_unknown", "info", "Memory pressure not checked: no PSI on this kernel",
             "The kernel does not expose /proc/pressure/memory (needs Linux 4.20+, some kernels also psi=1 at boot).",
             recommendation="Nothing to do; the OOM and swap checks still ran.")]
-    some = as_dict(psi.get("some"))
-    evidence = {"full_avg10_percent": as_number(full.get("avg10")), "full_avg60_percent": avg60,
-                "full_avg300_percent": as_number(full.get("avg300")), "some_avg60_percent": as_number(some.get("avg60")),
+    some = core.as_dict(psi.get("some"))
+    evidence = {"full_avg10_percent": core.as_number(full.get("avg10")), "full_avg60_percent": avg60,
+                "full_avg300_percent": core.as_number(full.get("avg300")), "some_avg60_percent": core.as_number(some.get("avg60")),
                 "threshold_percent": limits["memory_psi_full_avg60"]}
     if avg60 > limits["memory_psi_full_avg60"]:
         recommendation = ("The host is short of memory right now (reclaim and swap-in stall every task). See what "
                           "uses memory with the command (read-only), then reduce it or add RAM/swap.")
         evidence, recommendation = with_container_note(facts, evidence, recommendation)
-        return [make_finding(
-            "memory.pressure", "warning", f"Memory pressure: all tasks stalled {percent_text(avg60)} of the last minute",
-            f"Memory PSI 'full' avg60 is {percent_text(avg60)} (> {percent_text(limits['memory_psi_full_avg60'])}): every "
+        return [core.make_finding(
+            "memory.pressure", "warning", f"Memory pressure: all tasks stalled {core.percent_text(avg60)} of the last minute",
+            f"Memory PSI 'full' avg60 is {core.percent_text(avg60)} (> {core.percent_text(limits['memory_psi_full_avg60'])}): every "
             f"runnable task waited on memory that share of the last 60 s.",
             evidence=evidence, recommendation=recommendation, risk="caution",
             command="free -h; ps -eo pid,rss,comm --sort=-rss | head -15")]
     evidence = with_container_note(facts, evidence, "")[0]
-    return [make_finding(
-        "memory.pressure_ok", "ok", f"Memory pressure: {percent_text(avg60)} full stall (avg60): ok",
-        f"Memory PSI 'full' avg60 is {percent_text(avg60)} (threshold {percent_text(limits['memory_psi_full_avg60'])}).",
+    return [core.make_finding(
+        "memory.pressure_ok", "ok", f"Memory pressure: {core.percent_text(avg60)} full stall (avg60): ok",
+        f"Memory PSI 'full' avg60 is {core.percent_text(avg60)} (threshold {core.percent_text(limits['memory_psi_full_avg60'])}).",
         evidence=evidence)]
 
 
@@ -334,18 +325,18 @@ def rule_container(facts, limits):
     runtime, note = container_note(facts)
     if not runtime:
         return []
-    info = as_dict(as_dict(facts["swap"]).get("container"))
-    limit = as_number(info.get("memory_limit_bytes"))
-    swap_limit = as_number(info.get("swap_limit_bytes"))
+    info = core.as_dict(core.as_dict(facts["swap"]).get("container"))
+    limit = core.as_number(info.get("memory_limit_bytes"))
+    swap_limit = core.as_number(info.get("swap_limit_bytes"))
     evidence = {"runtime": runtime, "cgroup_version": info.get("cgroup_version"),
                 "memory_limit_bytes": limit,
                 "memory_limit": format_size(limit) if limit is not None else "unlimited or unknown",
-                **size_evidence("memory_usage", as_number(info.get("memory_usage_bytes"))),
+                **core.size_evidence("memory_usage", core.as_number(info.get("memory_usage_bytes"))),
                 "swap_limit_bytes": swap_limit,
                 "swap_limit": format_size(swap_limit) if swap_limit is not None else "unlimited or unknown",
                 "container_note": note}
     limit_text = f"memory limit {format_size(limit)}" if limit else "no memory limit"
-    return [make_finding(
+    return [core.make_finding(
         "host.container", "info", f"Audited inside a {runtime} container",
         f"This host is a {runtime} container ({limit_text}); swap, swappiness, OOM and pressure figures are the "
         f"host's.",

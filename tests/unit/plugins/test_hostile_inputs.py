@@ -51,31 +51,9 @@ TIME_BUDGET = float(os.environ.get("HOSTILE_TIME_BUDGET", "40"))
 MODULE_EXAMPLES = int(os.environ.get("HOSTILE_MODULE_EXAMPLES", "150"))
 FILTER_EXAMPLES = int(os.environ.get("HOSTILE_FILTER_EXAMPLES", "400"))
 
-# Failures in modules and filters other helpers are fixing at the same time (issue 17); the lead removes these
-# marks when merging. strict=False: the case passes as soon as the module is fixed.
-KNOWN_FAILURES = {
-    # ansible-core 2.19's check_type_int raises OverflowError for inf (fixed upstream: ansible/ansible#87253) and,
-    # like check_type_float, reads Unicode digits ("١٢" -> 12): options of type int/float must be type raw and
-    # checked with _validate (as disk_pressure_facts and pg_settings_facts do).
-    "bluegreen_release": "bluegreen helper: inf crashes ansible-core's int check (blue_port, green_port, "
-                         "container_port, keep_releases, nginx_keepalive, stop_timeout, health_check.retries); "
-                         "nan/inf/1e300/Unicode digits accepted (drain_seconds, timeout, health_check.interval/timeout/"
-                         "start_period); health_check given a non-dict crashes ansible-core's sub-spec check "
-                         "(TypeError) or fails without naming it; socket_path failures name the value, not the option",
-    "docker_bloat_facts": "docker helper: keep=inf crashes ansible-core's int check; 1e300 and Unicode digits accepted "
-                          "(keep, timeout)",
-    "docker_cleanup": "docker helper: inf crashes ansible-core's int check (keep, busy_attempts); 1e300 and Unicode "
-                      "digits accepted (keep, busy_attempts, timeout, prune_timeout, trigger_use_percent); "
-                      "socket_path='/proc/hostile' fails without naming socket_path",
-    "docker_log_config": "docker helper: max_file=inf crashes ansible-core's int check; 1e300 and Unicode digits "
-                         "accepted",
-    "logrotate_entry": "logrotate helper: rotate=inf crashes ansible-core's int check; maxsize/minsize 10**30 are "
-                       "passed to logrotate, whose refusal does not name the option",
-    "swapfile": "swapfile helper: inf crashes ansible-core's int check (priority, max_disk_use_percent); Unicode "
-                "digits accepted (priority)",
-    "audit_findings": "audit helper: an unknown keyword argument raises TypeError instead of AnsibleFilterError "
-                      "(no **unknown in plugins/filter/audit.py)",
-}
+# Modules and filters with failures another change is fixing at the same time: {name: why}; a listed case is
+# marked xfail (strict=False, so it passes as soon as it is fixed). Empty: every module and filter passes.
+KNOWN_FAILURES = {}
 
 NON_FINITE = (float("nan"), float("inf"), float("-inf"), "nan", "inf", "-inf", "Infinity", "NaN")
 HUGE = (1e300, -1e300, 10 ** 30, -(10 ** 30), 2 ** 63, "1e300", "99999999999999999999999")
@@ -261,7 +239,6 @@ def _baseline(name, spec, tmp):
         elif option_spec.get("type") == "list" and option_spec.get("elements") == "path":
             args[option] = []
     per_module = {
-        "audit_report_files": {"files": {}},
         "bluegreen_release": {"app": "hostile", "image": "hostcare-hostile-absent:1", "container_port": 8080,
                               "nginx_test_command": ["true"], "nginx_reload_command": ["true"], "timeout": 5,
                               "drain_seconds": 0, "upstream_file": os.path.join(tmp, "upstream.conf")},

@@ -88,6 +88,7 @@ def test_audit_findings_thresholds():
     ({}, {"thresholds": "x"}, "thresholds must be a dict"),
     ({}, {"thresholds": {"disk_warning_percent": 95}},
      r"threshold disk_warning_percent \(95.0\) must not be above disk_critical_percent"),
+    ({}, {"threshold": {}}, r"threshold: unknown argument; did you mean thresholds\?"),
 ])
 def test_audit_findings_rejects(value, kwargs, message):
     with pytest.raises(AnsibleFilterError, match=f"^hostcare.vps.audit_findings: {message}"):

@@ -31,6 +31,7 @@ from ansible_collections.hostcare.vps.plugins.module_utils._bluegreen import (
 )
 from ansible_collections.hostcare.vps.plugins.module_utils._bluegreen_docker import BlueGreenDocker, probe_http
 from ansible_collections.hostcare.vps.plugins.module_utils._bluegreen_inputs import (
+    checked_options,
     docker_option_errors,
     option_errors,
     parse_env_file,
@@ -108,6 +109,14 @@ def test_bad_health_options_are_named():
     assert [error.split(":")[0] for error in errors] == [
         "health_check.path", "health_check.status", "health_check.interval", "health_check.timeout",
         "health_check.retries", "health_check.start_period"]
+
+
+def test_checked_options_convert_numbers_and_fill_in_the_health_defaults():
+    checked, errors = checked_options(params(blue_port="9001", drain_seconds="2.5", health_check={"retries": "4"}))
+    assert errors == []
+    assert (checked["blue_port"], checked["drain_seconds"]) == (9001, 2.5)
+    assert checked["health_check"] == {"type": "http", "path": "/up", "status": 200, "interval": 1, "timeout": 5,
+                                       "retries": 4, "start_period": 30}
 
 
 def test_rollback_needs_no_image():
@@ -421,6 +430,19 @@ def test_docker_options_are_refused_naming_the_key_path(options, expected):
     ({"time_budget": 50.0}, "time_budget: must leave room for health_check.start_period + drain_seconds"),
     ({"app": "demo\n"}, "app: use 1 to 63 lowercase"),
     ({"image": "app:v1\n"}, "image: must be an image reference"),
+    # Numbers reach the module raw (ansible-core's own checks crash on inf and read Unicode digits).
+    ({"blue_port": float("inf")}, "blue_port: must be a TCP port at least 1 and at most 65535, got inf"),
+    ({"container_port": "\u0668\u0660"}, "container_port: must be a TCP port"),
+    ({"keep_releases": "\u0663"}, "keep_releases: must be a whole number at least 0 and at most 100"),
+    ({"stop_timeout": 1e300}, "stop_timeout: must be a whole number of seconds at least 0 and at most 600"),
+    ({"time_budget": "nan"}, "time_budget: must be a number of seconds greater than 0 and at most 3600, got 'nan'"),
+    ({"health_check": float("nan")}, "health_check: must be a dict with the keys type, path, status"),
+    ({"health_check": "type=docker"}, "health_check: must be a dict"),
+    ({"health_check": [{"type": "http"}]}, "health_check: must be a dict"),
+    ({"health_check": {"retries": float("inf")}}, "health_check.retries: must be a whole number at least 1"),
+    ({"health_check": {"interval": "\uff11"}}, "health_check.interval: must be a number of seconds"),
+    ({"health_check": {"type": "tcp"}}, "health_check.type: must be one of http, docker, got 'tcp'"),
+    ({"health_check": {"retires": 3}}, "health_check.retires: unknown health_check option; did you mean retries?"),
 ])
 def test_more_bad_options_are_named(overrides, expected):
     errors = option_errors(params(**overrides))

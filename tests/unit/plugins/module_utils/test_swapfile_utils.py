@@ -490,7 +490,7 @@ def test_plan_keeps_the_size_when_resize_is_not_allowed():
      "refusing to swap off /swapfile to resize it from 2.0 GiB to 1.0 GiB: it holds 3.0 GiB"),
     ({"file": swap_file(), "area": area(used=3 * GIB, priority=1), "mem_available": GIB}, {"priority": 2},
      "refusing to swap off /swapfile to change its priority from 1 to 2"),
-    ({"file": swap_file(regular=False)}, {}, "refusing to manage /swapfile: it exists and is not a regular file"),
+    ({"file": swap_file(regular=False)}, {}, "path: refusing to manage /swapfile: it exists and is not a regular file"),
     ({"file": swap_file(signature=False)}, {}, "refusing to use /swapfile: it exists and is not a swap area"),
 ])
 def test_plan_refuses(obs, wants, message):

@@ -12,6 +12,7 @@ import pytest
 import yaml
 
 from ansible_collections.hostcare.vps.plugins.modules import disk_pressure_facts
+from ansible_collections.hostcare.vps.tests.unit.plugins.modules.fact_shapes import documented_shape, fact_shape
 from ansible_collections.hostcare.vps.tests.unit.plugins.modules.module_runner import run_module
 
 
@@ -116,20 +117,6 @@ def test_documented_options_match_the_argument_spec():
             assert documented[name].get(key) == spec.get(key), (name, key)
 
 
-def _shape(value):
-    """Nested dict keys of a facts value; the first element stands for a list."""
-    if isinstance(value, dict):
-        return {key: _shape(item) for key, item in value.items()}
-    if isinstance(value, list) and value and isinstance(value[0], dict):
-        return [_shape(value[0])]
-    return None
-
-
-def _documented_shape(contains):
-    return {key: ([_documented_shape(doc["contains"])] if doc["type"] == "list" else _documented_shape(doc["contains"]))
-            if "contains" in doc else None for key, doc in contains.items()}
-
-
 def test_facts_match_docs_facts_md_and_the_return_documentation(capsys, scan_dir):
     with open(os.path.join(scan_dir, "app", "big.log"), "wb") as log:
         log.write(b"x" * 4096)
@@ -148,14 +135,14 @@ def test_facts_match_docs_facts_md_and_the_return_documentation(capsys, scan_dir
     # these depend on the host running the test (its processes, its logrotate configuration): their shape is
     # checked with the documented sample where the host has none, and key by key otherwise
     for key in ("deleted_open", "logrotate", "unrotated_log_siblings"):
-        facts[key] = facts[key] if _shape(facts[key]) == _shape(documented_sample[key]) else documented_sample[key]
+        facts[key] = facts[key] if fact_shape(facts[key]) == fact_shape(documented_sample[key]) else documented_sample[key]
     facts["archives"]["files"] = facts["archives"]["files"] or documented_sample["archives"]["files"]
 
     with open(os.path.join(REPO, "docs", "facts.md"), encoding="utf-8") as handle:
         section = handle.read().split("## `hostcare.vps.disk_pressure_facts`", 1)[1]
     documented = yaml.safe_load(re.search(r"```yaml\n(.*?)```", section, re.S).group(1))["hostcare_disk"]
-    assert _shape(facts) == _shape(documented)
+    assert fact_shape(facts) == fact_shape(documented)
 
     returned = yaml.safe_load(disk_pressure_facts.RETURN)["ansible_facts"]["contains"]["hostcare_disk"]["contains"]
     # RETURN describes logrotate's keys in prose and points to docs/facts.md (checked above)
-    assert _shape(dict(facts, logrotate=None)) == _documented_shape(returned)
+    assert fact_shape(dict(facts, logrotate=None)) == documented_shape(returned)

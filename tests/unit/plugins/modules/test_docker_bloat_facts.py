@@ -13,6 +13,7 @@ import yaml
 
 from ansible_collections.hostcare.vps.plugins.module_utils import _docker_facts
 from ansible_collections.hostcare.vps.plugins.modules import docker_bloat_facts
+from ansible_collections.hostcare.vps.tests.unit.plugins.modules.fact_shapes import documented_shape, fact_shape
 from ansible_collections.hostcare.vps.tests.unit.plugins.modules.module_runner import run_module
 from ansible_collections.hostcare.vps.tests.unit.plugins.modules.test_docker_connection import assert_documentation_matches
 
@@ -73,17 +74,17 @@ def test_fail_on_unavailable(capsys, tmp_path):
     (tmp_path / "docker.sock").write_text("")
     code, result = _run_module(capsys, {"socket_path": str(tmp_path / "docker.sock"), "fail_on_unavailable": True})
     assert code == 1 and result["failed"] is True
-    assert result["msg"] == f"Docker is not available: {tmp_path / 'docker.sock'} is not a unix socket"
+    assert result["msg"] == f"Docker is not available (not_a_socket): {tmp_path / 'docker.sock'} is not a unix socket"
     assert result["ansible_facts"]["hostcare_docker"]["reason_code"] == "not_a_socket"
 
 
 @pytest.mark.parametrize("args, message", [
     ({"keep": -1}, "keep: must be a whole number at least 0 and at most 1000000, got -1"),
     ({"keep": 10 ** 30}, "keep: must be a whole number at least 0 and at most 1000000, got 1000000000000000000000000000000"),
-    ({"timeout": 0}, "timeout: must be a number of seconds greater than 0 and at most 3600, got 0.0"),
-    ({"timeout": -3}, "timeout: must be a number of seconds greater than 0 and at most 3600, got -3.0"),
-    ({"timeout": "nan"}, "timeout: must be a number of seconds greater than 0 and at most 3600, got nan"),
-    ({"timeout": "inf"}, "timeout: must be a number of seconds greater than 0 and at most 3600, got inf"),
+    ({"timeout": 0}, "timeout: must be a number of seconds greater than 0 and at most 3600, got 0"),
+    ({"timeout": -3}, "timeout: must be a number of seconds greater than 0 and at most 3600, got -3"),
+    ({"timeout": "nan"}, "timeout: must be a number of seconds greater than 0 and at most 3600, got 'nan'"),
+    ({"timeout": "inf"}, "timeout: must be a number of seconds greater than 0 and at most 3600, got 'inf'"),
     ({"timeout": 1e300}, "timeout: must be a number of seconds greater than 0 and at most 3600, got 1e+300"),
     ({"socket_path": "unix:///var/run/docker.sock"},
      "socket_path: give the socket's path (such as /var/run/docker.sock), not a URL, got 'unix:///var/run/docker.sock'"),
@@ -116,20 +117,6 @@ def test_documented_options_match_the_argument_spec():
     yaml.safe_load(docker_bloat_facts.EXAMPLES)
 
 
-def _shape(value):
-    """Nested dict keys of a facts value; the first element stands for a list."""
-    if isinstance(value, dict):
-        return {key: _shape(item) for key, item in value.items()}
-    if isinstance(value, list) and value and isinstance(value[0], dict):
-        return [_shape(value[0])]
-    return None
-
-
-def _documented_shape(contains):
-    return {key: ([_documented_shape(doc["contains"])] if doc["type"] == "list" else _documented_shape(doc["contains"]))
-            if "contains" in doc else None for key, doc in contains.items()}
-
-
 def test_facts_match_docs_facts_md_and_the_return_documentation(capsys):
     with mock.patch.object(_docker_facts, "read_docker_inputs", return_value=_recorded_inputs()):
         _code, result = _run_module(capsys)
@@ -145,7 +132,7 @@ def test_facts_match_docs_facts_md_and_the_return_documentation(capsys):
     for item in documented["images"] + documented["volumes"] + documented["containers"]:
         item["labels"] = None
     documented["daemon"]["log_opts"] = None
-    assert _shape(facts) == _shape(documented)
+    assert fact_shape(facts) == fact_shape(documented)
 
     returned = yaml.safe_load(docker_bloat_facts.RETURN)["ansible_facts"]["contains"]["hostcare_docker"]["contains"]
-    assert _shape(facts) == _documented_shape(returned)
+    assert fact_shape(facts) == documented_shape(returned)

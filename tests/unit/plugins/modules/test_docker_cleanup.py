@@ -41,7 +41,7 @@ def _run_module(capsys, args=None):
                                "container mounts, set remove_volumes_confirmed to true as well. Nothing was removed."),
     ({"build_cache_older_than": "soon"}, "build_cache_older_than: expected a duration such as 12h, 7d or 2w"),
     ({"containers_older_than": "-3d"}, "containers_older_than: expected a duration"),
-    ({"trigger_use_percent": 120}, "trigger_use_percent: must be a percentage at least 0 and at most 100, got 120.0. "
+    ({"trigger_use_percent": 120}, "trigger_use_percent: must be a percentage at least 0 and at most 100, got 120. "
                                    "Nothing was removed."),
     ({"trigger_images_size": "10Gb"}, "trigger_images_size: '10Gb' is not a valid size"),
     ({"protect_labels": ["=true"]}, "protect_labels: each entry must be LABEL or LABEL=VALUE"),
@@ -51,15 +51,15 @@ def _run_module(capsys, args=None):
     ({"kep": 1}, "kep"),  # AnsibleModule refuses unknown options
     # Issue 17: huge, nan, inf, Unicode digits, relative paths, each refused naming the option.
     ({"timeout": 1e300}, "timeout: must be a number of seconds greater than 0 and at most 3600, got 1e+300"),
-    ({"timeout": "nan"}, "timeout: must be a number of seconds greater than 0 and at most 3600, got nan"),
-    ({"prune_timeout": "inf"}, "prune_timeout: must be a number of seconds greater than 0 and at most 3600, got inf"),
+    ({"timeout": "nan"}, "timeout: must be a number of seconds greater than 0 and at most 3600, got 'nan'"),
+    ({"prune_timeout": "inf"}, "prune_timeout: must be a number of seconds greater than 0 and at most 3600, got 'inf'"),
     ({"prune_timeout": 1e300}, "prune_timeout: must be a number of seconds greater than 0 and at most 3600"),
     ({"busy_attempts": 10 ** 9}, "busy_attempts: must be a whole number at least 1 and at most 10, got 1000000000"),
     ({"keep": 1e300}, "keep"),
     ({"keep": 10 ** 7}, "keep: must be a whole number at least 0 and at most 1000000, got 10000000"),
-    ({"trigger_use_percent": "nan"}, "trigger_use_percent: must be a percentage at least 0 and at most 100, got nan"),
+    ({"trigger_use_percent": "nan"}, "trigger_use_percent: must be a percentage at least 0 and at most 100, got 'nan'"),
     ({"trigger_use_percent": "inf"}, "trigger_use_percent: must be a percentage"),
-    ({"trigger_use_percent": -1}, "trigger_use_percent: must be a percentage at least 0 and at most 100, got -1.0"),
+    ({"trigger_use_percent": -1}, "trigger_use_percent: must be a percentage at least 0 and at most 100, got -1"),
     ({"trigger_images_size": "inf"}, "trigger_images_size: 'inf' is not a valid size"),
     ({"trigger_images_size": "2P"}, "trigger_images_size: must be a size between 0 B and "),
     ({"trigger_images_size": "\u0661\u0660G"}, "trigger_images_size: '\u0661\u0660G' is not a valid size"),
@@ -82,6 +82,13 @@ def test_bad_input_is_refused_before_docker_is_asked(capsys, tmp_path, args, mes
     assert code == 1 and message in result["msg"]
     assert "Traceback" not in json.dumps(result)
     read.assert_not_called()
+
+
+def test_a_socket_that_cannot_be_used_is_named_as_the_option(capsys, tmp_path):
+    code, result = _run_module(capsys, {"protect_state_dir": str(tmp_path), "socket_path": "/proc/hostile"})
+    assert code == 1 and result["removed"] == []
+    assert result["msg"] == ("Docker cannot be asked (no_socket): /proc/hostile does not exist: the Docker daemon is "
+                             "not running (asked through socket_path /proc/hostile). Nothing was removed.")
 
 
 def test_an_invalid_state_file_is_refused_naming_it(capsys, tmp_path):

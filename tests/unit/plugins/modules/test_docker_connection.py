@@ -107,9 +107,10 @@ def test_connection_options_accept_the_defaults():
 @pytest.mark.parametrize("module", [docker_bloat_facts, docker_cleanup, docker_log_config],
                          ids=lambda module: module.__name__.rsplit(".", 1)[-1])
 @pytest.mark.parametrize("args, message", [
-    ({"timeout": "1e300"}, "timeout: must be a number of seconds greater than 0 and at most 3600, got 1e+300"),
-    ({"timeout": "nan"}, "timeout: must be a number of seconds greater than 0 and at most 3600, got nan"),
-    ({"timeout": "inf"}, "timeout: must be a number of seconds greater than 0 and at most 3600, got inf"),
+    ({"timeout": "1e300"}, "timeout: must be a number of seconds greater than 0 and at most 3600, got '1e300'"),
+    ({"timeout": "nan"}, "timeout: must be a number of seconds greater than 0 and at most 3600, got 'nan'"),
+    ({"timeout": "inf"}, "timeout: must be a number of seconds greater than 0 and at most 3600, got 'inf'"),
+    ({"timeout": "\u0661\u0662"}, "timeout: must be a number of seconds greater than 0 and at most 3600, got '\u0661\u0662'"),
     ({"socket_path": "unix:///var/run/docker.sock"}, "socket_path: give the socket's path"),
     ({"socket": "tcp://127.0.0.1:2375"}, "socket_path: give the socket's path"),
 ])

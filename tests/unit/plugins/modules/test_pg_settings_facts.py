@@ -30,6 +30,7 @@ import yaml
 
 from ansible_collections.hostcare.vps.plugins.module_utils import _postgres as pg
 from ansible_collections.hostcare.vps.plugins.modules import pg_settings_facts
+from ansible_collections.hostcare.vps.tests.unit.plugins.modules.fact_shapes import documented_keys, fact_keys
 from ansible_collections.hostcare.vps.tests.unit.plugins.modules.module_runner import run_module
 
 
@@ -145,23 +146,6 @@ def test_every_reason_code_is_documented():
     assert produced == set(documented)
 
 
-def _documented_keys(node):
-    """RETURN `contains:` tree -> nested dict of key names (None for leaves)."""
-    return {name: _documented_keys(spec["contains"]) if "contains" in spec else None for name, spec in node.items()}
-
-
-def _fact_keys(value):
-    """Facts -> nested dict of key names; a list contributes the keys of its elements."""
-    if isinstance(value, list):
-        merged = {}
-        for item in value:
-            merged.update(_fact_keys(item) or {})
-        return merged or None
-    if isinstance(value, dict):
-        return {name: _fact_keys(item) for name, item in value.items()}
-    return None
-
-
 def _with_settings_as_one_entry(keys):
     """settings and by_state have data as keys: settings is documented by one entry, by_state as a plain dict."""
     keys = dict(keys)
@@ -171,16 +155,16 @@ def _with_settings_as_one_entry(keys):
 
 
 def test_return_documents_every_fact():
-    documented = _documented_keys(yaml.safe_load(pg_settings_facts.RETURN)["ansible_facts"]["contains"])
-    assert _with_settings_as_one_entry(_fact_keys(_recorded_facts())) == documented["hostcare_postgres"]
+    documented = documented_keys(yaml.safe_load(pg_settings_facts.RETURN)["ansible_facts"]["contains"])
+    assert _with_settings_as_one_entry(fact_keys(_recorded_facts())) == documented["hostcare_postgres"]
 
 
 def test_facts_follow_docs_facts_md():
     with open(os.path.join(REPO, "docs", "facts.md"), encoding="utf-8") as handle:
         section = handle.read().split("## `hostcare.vps.pg_settings_facts`", 1)[1]
     block = re.search(r"```yaml\n(.*?)```", section, re.S).group(1)
-    expected = _with_settings_as_one_entry(_fact_keys(yaml.safe_load(block)["hostcare_postgres"]))
-    assert _with_settings_as_one_entry(_fact_keys(_recorded_facts())) == expected
+    expected = _with_settings_as_one_entry(fact_keys(yaml.safe_load(block)["hostcare_postgres"]))
+    assert _with_settings_as_one_entry(fact_keys(_recorded_facts())) == expected
 
 
 # --- live: a throwaway cluster ---------------------------------------------------------------------------

@@ -12,6 +12,7 @@ import pytest
 import yaml
 
 from ansible_collections.hostcare.vps.plugins.modules import swap_facts
+from ansible_collections.hostcare.vps.tests.unit.plugins.modules.fact_shapes import documented_keys, fact_keys
 from ansible_collections.hostcare.vps.tests.unit.plugins.modules.module_runner import run_module
 
 
@@ -62,23 +63,6 @@ def test_documentation_matches_argument_spec():
     yaml.safe_load(swap_facts.EXAMPLES)
 
 
-def _documented_keys(node):
-    """RETURN `contains:` tree -> nested dict of key names (None for leaves)."""
-    return {name: _documented_keys(spec["contains"]) if "contains" in spec else None for name, spec in node.items()}
-
-
-def _fact_keys(value):
-    """Facts -> nested dict of key names; a list contributes the keys of its elements."""
-    if isinstance(value, list):
-        merged = {}
-        for item in value:
-            merged.update(_fact_keys(item) or {})
-        return merged or None
-    if isinstance(value, dict):
-        return {name: _fact_keys(item) for name, item in value.items()}
-    return None
-
-
 def _fill_unknown(documented, facts):
     """Facts cannot show the keys under an empty list or a null dict: take those from the docs."""
     if documented is None or facts is None:
@@ -89,8 +73,8 @@ def _fill_unknown(documented, facts):
 
 @pytest.mark.parametrize("scenario", SCENARIOS)
 def test_return_documents_every_fact(scenario):
-    documented = _documented_keys(yaml.safe_load(swap_facts.RETURN)["ansible_facts"]["contains"])["hostcare_swap"]
-    facts = _fact_keys(_recorded_facts(scenario))
+    documented = documented_keys(yaml.safe_load(swap_facts.RETURN)["ansible_facts"]["contains"])["hostcare_swap"]
+    facts = fact_keys(_recorded_facts(scenario))
     assert set(facts) == set(documented)
     assert _fill_unknown(documented, facts) == documented
 
@@ -108,5 +92,5 @@ def _facts_md_swap_schema():
 
 @pytest.mark.parametrize("scenario", SCENARIOS)
 def test_facts_follow_docs_facts_md(scenario):
-    expected = _fact_keys(_facts_md_swap_schema())
-    assert _fill_unknown(expected, _fact_keys(_recorded_facts(scenario))) == expected
+    expected = fact_keys(_facts_md_swap_schema())
+    assert _fill_unknown(expected, fact_keys(_recorded_facts(scenario))) == expected

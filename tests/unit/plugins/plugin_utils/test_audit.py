@@ -32,7 +32,7 @@ from ansible_collections.hostcare.vps.plugins.plugin_utils._audit import (
 from ansible_collections.hostcare.vps.plugins.module_utils._logrotate import render_entry, with_defaults
 from ansible_collections.hostcare.vps.plugins.plugin_utils import _audit_fixes
 from ansible_collections.hostcare.vps.plugins.plugin_utils._audit_fixes import swapfile_command
-from ansible_collections.hostcare.vps.plugins.plugin_utils._swap_sizing import GIB, MIB
+from ansible_collections.hostcare.vps.plugins.module_utils._swap_sizing import GIB, MIB
 
 FIXTURES = os.path.join(os.path.dirname(__file__), "..", "..", "..", "fixtures", "audit")
 

@@ -22,7 +22,7 @@ from ansible_collections.hostcare.vps.plugins.plugin_utils._audit import (
 from ansible_collections.hostcare.vps.plugins.plugin_utils._audit_docker import repository_of, short_id
 from ansible_collections.hostcare.vps.plugins.plugin_utils._audit_fixes import daemon_json_command
 from ansible_collections.hostcare.vps.plugins.plugin_utils._report import build_host_report, render_markdown
-from ansible_collections.hostcare.vps.plugins.plugin_utils._swap_sizing import GIB, MIB
+from ansible_collections.hostcare.vps.plugins.module_utils._swap_sizing import GIB, MIB
 
 FIXTURES = os.path.join(os.path.dirname(__file__), "..", "..", "..", "fixtures", "audit")
 DAY = 86400

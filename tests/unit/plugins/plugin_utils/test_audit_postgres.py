@@ -26,7 +26,7 @@ from ansible_collections.hostcare.vps.plugins.plugin_utils._audit_postgres impor
     recommend_settings,
     recommended_settings,
 )
-from ansible_collections.hostcare.vps.plugins.plugin_utils._swap_sizing import GIB, MIB
+from ansible_collections.hostcare.vps.plugins.module_utils._swap_sizing import GIB, MIB
 
 FIXTURES = os.path.join(os.path.dirname(__file__), "..", "..", "..", "fixtures", "audit")
 PG15 = "postgres_pg15_superuser_socket"      # shared_buffers 256MB (pending restart), work_mem 8MB

@@ -16,7 +16,7 @@ from ansible_collections.hostcare.vps.plugins.filter.pg import pg_recommendation
 from ansible_collections.hostcare.vps.plugins.plugin_utils._audit import build_findings
 from ansible_collections.hostcare.vps.plugins.plugin_utils._audit_postgres import postgresql_tune_role_vars
 from ansible_collections.hostcare.vps.plugins.plugin_utils._pg_recommendation import RecommendationError, recommendation
-from ansible_collections.hostcare.vps.plugins.plugin_utils._swap_sizing import GIB, MIB
+from ansible_collections.hostcare.vps.plugins.module_utils._validate import GIB, MIB
 
 FIXTURES = os.path.join(os.path.dirname(__file__), "..", "..", "..", "fixtures", "audit")
 PG17 = "postgres_pg17_superuser_docker"  # defaults but work_mem 16MB (the audit's fixture)

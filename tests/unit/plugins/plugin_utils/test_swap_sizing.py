@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from ansible_collections.hostcare.vps.plugins.plugin_utils._swap_sizing import (
+from ansible_collections.hostcare.vps.plugins.module_utils._swap_sizing import (
     GIB,
     MIB,
     SWAP_MAX_BYTES,
@@ -79,7 +79,7 @@ def test_recommend_swap_bytes_rejects(kwargs, message):
 
 
 def test_fit_swap_to_disk_keeps_the_use_limit():
-    from ansible_collections.hostcare.vps.plugins.plugin_utils._swap_sizing import fit_swap_to_disk
+    from ansible_collections.hostcare.vps.plugins.module_utils._swap_sizing import fit_swap_to_disk
     gib = 1024 ** 3
     fit = fit_swap_to_disk(4 * gib, int(4.9 * gib), used_bytes=int(44.1 * gib))
     assert (fit["bytes"], fit["limited_by"]) == (0, "use_limit")
