@@ -76,8 +76,24 @@ def container_facts(inspect, usage_bytes=None):
         "compose_project": labels.get(COMPOSE_PROJECT),
         "compose_service": labels.get(COMPOSE_SERVICE),
         "aliases": aliases,
+        "app_role": app_role(config, labels, inspect.get("Name")),
         "app_variables": env_list_variables(config.get("Env")),
     }
+
+
+def app_role(config, labels, name):
+    """"sidekiq" or "web" when the container's command, name or compose service says so, else None (only this
+    word is kept of the command)."""
+    words = []
+    for key in ("Entrypoint", "Cmd"):
+        value = config.get(key)
+        words.extend(value if isinstance(value, list) else [value] if isinstance(value, str) else [])
+    text = " ".join(str(word) for word in words + [name, labels.get(COMPOSE_SERVICE)] if word).lower()
+    if re.search(r"sidekiq|good_job|solid_queue|\bjobs?\b|\bworker", text):
+        return "sidekiq"
+    if re.search(r"puma|rails|unicorn|\bweb\b|\bapp\b", text):
+        return "web"
+    return None
 
 
 def cgroup_usage(cgroup_dir):
