@@ -112,7 +112,7 @@ def systemd_environment_variables(value):
 
 
 def systemd_environment_files(value):
-    """The paths of ``systemctl show -p EnvironmentFile`` ("/etc/app.env (ignore_errors=no)" per file)."""
+    """The paths of ``systemctl show -p EnvironmentFiles`` ("/etc/app.env (ignore_errors=no)", one line per file)."""
     paths = []
     for match in re.finditer(r"(-?/\S+) \(ignore_errors=(?:yes|no)\)", value or ""):
         paths.append(match.group(1).lstrip("-"))

@@ -98,9 +98,10 @@ def program_name(cmdline):
     """The base name of a program from its NUL-separated command line, with the base name of its script for an
     interpreter (node app.js -> node app.js); never other arguments."""
     argv = [arg for arg in (cmdline or b"").decode("utf-8", "replace").split("\0") if arg]
-    if not argv:
+    if not argv or not argv[0].split():
         return None
-    name = os.path.basename(argv[0].split()[0]) if argv[0].split() else argv[0]
+    argv = argv[0].split() + argv[1:]  # a process title (pm2, node) is one string with spaces
+    name = os.path.basename(argv[0])
     for arg in argv[1:3]:
         if not arg.startswith("-") and "=" not in arg and re.search(r"\.(js|mjs|cjs|py|rb|php|sh)$", arg):
             return f"{name} {os.path.basename(arg)}"[:80]
@@ -158,11 +159,11 @@ def group_processes(processes, total_bytes=None):
                                         "pss_bytes": 0, "swap_bytes": 0, "pss_complete": True, "postgres": False})
         group["processes"] += 1
         group["rss_bytes"] += item["rss_bytes"]
-        if item.get("pss_bytes") is None:
-            group["pss_complete"] = False
-        else:
+        if item.get("pss_bytes") is not None:
             group["pss_bytes"] += item["pss_bytes"]
             group["swap_bytes"] += item.get("swap_bytes") or 0
+        elif item["rss_bytes"]:  # a zombie holds nothing: it needs no PSS
+            group["pss_complete"] = False
         if item["comm"] in POSTGRES_NAMES:
             group["postgres"] = True
     result = []

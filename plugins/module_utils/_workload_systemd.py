@@ -19,7 +19,7 @@ from ansible_collections.hostcare.vps.plugins.module_utils._app_env import (
 from ansible_collections.hostcare.vps.plugins.module_utils._files import read_text_if_readable
 
 PROPERTIES = ("Id", "LoadState", "ActiveState", "SubState", "Result", "NRestarts", "ExecMainStatus",
-              "ExecMainExitTimestamp", "WorkingDirectory", "Environment", "EnvironmentFile", "ExecStart")
+              "ExecMainExitTimestamp", "WorkingDirectory", "Environment", "EnvironmentFiles", "ExecStart")
 APP_RE = re.compile(r"\b(puma|sidekiq|rails|unicorn|bundle)\b")
 """A unit running one of these is an app whose variables are read."""
 MAX_UNITS = 2000
@@ -85,7 +85,7 @@ def unit_facts(props, read_file=read_text_if_readable):
     layers = []
     if directory.startswith("/"):
         layers.append((os.path.join(directory, ".env"), env_file_variables(read_file(os.path.join(directory, ".env")))))
-    for path in systemd_environment_files(props.get("EnvironmentFile")):
+    for path in systemd_environment_files(props.get("EnvironmentFiles")):
         layers.append((path, env_file_variables(read_file(path))))
     layers.append(("Environment=", own))
     for where, found in layers:
@@ -110,8 +110,9 @@ def systemd_running(root="/"):
     return os.path.isdir(os.path.join(root, "run/systemd/system"))
 
 
-def read_systemd(run_command, root="/"):
-    """{available, reason, failed, restarted, apps}; ``run_command(argv) -> (rc, stdout, stderr)`` (read-only)."""
+def read_systemd(run_command, root="/", read_file=read_text_if_readable):
+    """{available, reason, failed, restarted, apps}; ``run_command(argv) -> (rc, stdout, stderr)`` (read-only),
+    ``read_file(path) -> text or None`` for EnvironmentFile= and .env files."""
     if not systemd_running(root):
         return {"available": False, "reason": "systemd is not running here", "failed": [], "restarted": [], "apps": []}
     rc, out, err = run_command(["systemctl", "list-units", "--type=service", "--all", "--plain", "--no-legend",
@@ -126,6 +127,6 @@ def read_systemd(run_command, root="/"):
         if rc != 0:
             return {"available": False, "reason": f"systemctl show failed: {(err or out).strip()[:200]}",
                     "failed": [], "restarted": [], "apps": []}
-        units = [unit_facts(props) for props in parse_show(out) if props.get("Id")]
+        units = [unit_facts(props, read_file) for props in parse_show(out) if props.get("Id")]
     return dict({"available": True, "reason": None}, **systemd_facts(units))
 
