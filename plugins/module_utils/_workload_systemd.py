@@ -129,4 +129,3 @@ def read_systemd(run_command, root="/", read_file=read_text_if_readable):
                     "failed": [], "restarted": [], "apps": []}
         units = [unit_facts(props, read_file) for props in parse_show(out) if props.get("Id")]
     return dict({"available": True, "reason": None}, **systemd_facts(units))
-

@@ -29,7 +29,7 @@ options:
   time_budget:
     description:
       - Seconds reading the processes may take, more than 0 and at most 3600. The last 30% of it is kept for
-        PSS; when it runs out, RV(ansible_facts.hostcare_workload.processes.complete) is V(false).
+        PSS; when it runs out, C(processes.complete) is V(false) in the facts.
     type: raw
     default: 5
   top:

@@ -22,7 +22,7 @@ from ansible_collections.hostcare.vps.plugins.plugin_utils._audit import (
     rule,
     size_evidence,
 )
-from ansible_collections.hostcare.vps.plugins.plugin_utils._audit_host import system_ram
+from ansible_collections.hostcare.vps.plugins.plugin_utils._audit_host import container_note, system_ram
 from ansible_collections.hostcare.vps.plugins.plugin_utils._audit_pg_instances import available_instances
 from ansible_collections.hostcare.vps.plugins.plugin_utils._pg_memory import WORK_MEM_FACTOR, memory_model, model_settings
 
@@ -182,7 +182,10 @@ def rule_processes_stuck(facts, limits):
 
 @rule("processes.load_high", needs=("workload",))
 def rule_processes_load(facts, limits):
-    """The 5-minute load per CPU above load_warning_per_cpu -> warning."""
+    """The 5-minute load per CPU above load_warning_per_cpu -> warning. Not judged inside a container: the load is
+    the host's, the CPU count may be the container's."""
+    if container_note(facts)[0]:
+        return []
     data = workload(facts)
     load = as_number(as_dict(data.get("load")).get("load5"))
     cpus = as_number(data.get("cpu_count"))

@@ -198,10 +198,10 @@ def test_without_workload_facts_nothing_changes():
 
 def test_a_host_with_swap_and_small_unlimited_containers_gets_info():
     facts = host(swap_total=4 * GIB, ram=64 * GIB)
-    unlimited = {item["evidence"]["container"]: item["severity"] for item in by_id(build_findings(facts),
-                                                                                  "docker.no_memory_limit")}
+    findings = build_findings(facts)
+    unlimited = {item["evidence"]["container"]: item["severity"] for item in by_id(findings, "docker.no_memory_limit")}
     assert unlimited == {"llm": "info", "bot": "info", "db": "info"}
-    [ok] = by_id(build_findings(facts), "memory.budget_ok")
+    [ok] = by_id(findings, "memory.budget_ok")
     assert ok["severity"] == "ok"
 
 
@@ -251,3 +251,12 @@ def test_systemd_units_are_apps_too():
                    "discovered_in": ["systemd unit shop-web.service"],
                    "database": ["postgres://app@localhost:5432/shop?pool=5"]}
     assert merged_apps([app], [{"name": "other", "workers": 1}])[1] == {"name": "other", "workers": 1}
+
+
+def test_load_is_judged_on_the_host_only():
+    facts = host()
+    facts["workload"]["load"] = {"load1": 12.0, "load5": 10.0, "load15": 9.0}
+    [load] = by_id(build_findings(facts), "processes.load_high")
+    assert load["evidence"]["load_per_cpu"] == 2.5
+    facts["swap"]["container"].update(detected=True, runtime="docker")
+    assert not by_id(build_findings(facts), "processes.load_high")
