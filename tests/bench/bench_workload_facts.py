@@ -33,7 +33,7 @@ from ansible_collections.hostcare.vps.plugins.module_utils._workload import (  #
 def median_seconds(func, runs):
     func()  # warm-up
     times = []
-    for _ in range(runs):
+    for _run in range(runs):
         start = time.perf_counter()
         func()
         times.append(time.perf_counter() - start)
@@ -49,7 +49,7 @@ def main():
         parser.error("--processes: 0 to 5000")
     sleepers = []
     try:
-        for _ in range(args.processes):
+        for _index in range(args.processes):
             sleepers.append(subprocess.Popen(["sleep", "600"], stdin=subprocess.DEVNULL))  # pylint: disable=consider-using-with
         seen = sum(1 for name in os.listdir("/proc") if name.isdigit())
 
