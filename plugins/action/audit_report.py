@@ -49,7 +49,7 @@ class ActionModule(ActionBase):
                 name = args["host"] or (task_vars or {}).get("inventory_hostname")
                 if not name or os.path.basename(name) != name or name in (".", ".."):
                     raise AuditError(f"host must be a plain host name (it names the report files), got {name!r}")
-                results = {key: args[key] for key in ("swap", "disk", "docker") if args[key] is not None}
+                results = {key: args[key] for key in ("swap", "disk", "docker", "workload") if args[key] is not None}
                 for key in ("swap", "disk"):
                     results.setdefault(key, {"msg": f"no {key} facts were given to hostcare.vps.audit_report"})
                 facts = facts_from_results(results, postgres_results=args["postgres"], apps=args["apps"],

@@ -19,7 +19,9 @@ ARGUMENT_SPEC = {
     "show_ok": {"type": "bool", "default": True},
     "reports": {"type": "list", "elements": "raw"},
     "not_audited": {"type": "list", "elements": "str", "default": []},
+    "workload": {"type": "dict"},
 }
 
-MUTUALLY_EXCLUSIVE = [("reports", "swap"), ("reports", "disk"), ("reports", "docker"), ("reports", "postgres")]
+MUTUALLY_EXCLUSIVE = [("reports", "swap"), ("reports", "disk"), ("reports", "docker"), ("reports", "postgres"),
+                      ("reports", "workload")]
 """Fleet mode (reports) or one host's results."""

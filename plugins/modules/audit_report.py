@@ -70,6 +70,14 @@ options:
     type: list
     elements: str
     default: []
+  workload:
+    description:
+      - The registered result of M(hostcare.vps.workload_facts) (memory owners, containers' limits and restarts,
+        systemd units, the apps' pool variables); absent means the workload is not audited.
+      - The apps it discovers are checked by C(apps.pool) beside those of O(apps); an entry of O(apps) with the
+        same name overrides the discovered numbers.
+      - Mutually exclusive with O(reports).
+    type: dict
 attributes:
   action:
     support: full

@@ -48,10 +48,11 @@ FACT_SOURCES = {
     "disk": "hostcare.vps.disk_pressure_facts",
     "docker": "hostcare.vps.docker_bloat_facts",
     "postgres": "hostcare.vps.pg_settings_facts",
+    "workload": "hostcare.vps.workload_facts",
 }
 """Fact sources the rules read: key in the facts dict -> the module that produces it."""
 
-OPTIONAL_SOURCES = frozenset({"docker", "postgres"})
+OPTIONAL_SOURCES = frozenset({"docker", "postgres", "workload"})
 """Sources checked only when their key is in the facts dict (absent: not audited, no finding)."""
 
 LIST_SOURCES = frozenset({"postgres"})
@@ -126,6 +127,27 @@ THRESHOLDS = (
     Threshold("stale_archive_min_bytes", 1 * MIB, "bytes",
               "`disk.stale_archives` lists archives and dumps of at least this size (the scan records 1 MiB and up)"),
     Threshold("stale_archive_min_days", 30, "days", "`disk.stale_archives` lists archives and dumps older than this"),
+    Threshold("memory_top_groups", 5, "count", "how many memory owners `memory.top_consumers` lists"),
+    Threshold("docker_unlimited_warning_percent", 25.0, "percent",
+              "`docker.no_memory_limit` is a warning when the container holds this share of RAM or more (always "
+              "on a host without swap)"),
+    Threshold("docker_limit_factor", 1.5, "factor",
+              "the memory limit the fix proposes: usage × this, at least usage + 256 MiB, never below usage"),
+    Threshold("restart_loop_count", 5, "count",
+              "`docker.restart_loop` / `systemd.restart_loop` from this many restarts (critical while restarting now)"),
+    Threshold("postgres_shm_min_bytes", 128 * MIB, "bytes",
+              "`docker.postgres_shm` when a PostgreSQL container's /dev/shm is below (Docker's default is 64 MiB)"),
+    Threshold("postgres_shm_bytes", 1 * GIB, "bytes", "the shm_size the `docker.postgres_shm` fix proposes "
+              "(at most a quarter of RAM)"),
+    Threshold("memory_budget_warning_percent", 90.0, "percent",
+              "`memory.budget` warning when PostgreSQL's worst case + the rest's usage + the containers' room up to "
+              "their limits reaches this share of RAM (critical above RAM + swap)"),
+    Threshold("postgres_budget_floor_share", 0.25, "fraction",
+              "PostgreSQL's budget (RAM − measured other usage − 512 MiB OS reserve) is never below this share "
+              "of RAM"),
+    Threshold("d_state_warning_count", 5, "count", "`processes.d_state` is a warning from this many D-state processes"),
+    Threshold("zombie_warning_count", 50, "count", "`processes.zombies` is a warning from this many zombies"),
+    Threshold("load_warning_per_cpu", 2.0, "factor", "`processes.load_high` when the 5-minute load per CPU is above"),
 )
 
 DEFAULT_THRESHOLDS = {item.key: item.default for item in THRESHOLDS}
@@ -328,7 +350,8 @@ def build_findings(host_facts, thresholds=None, rules=None):
     return sort_findings(findings)
 
 
-_AREA = {"swap": "Swap and memory", "disk": "Disk", "docker": "Docker", "postgres": "PostgreSQL"}
+_AREA = {"swap": "Swap and memory", "disk": "Disk", "docker": "Docker", "postgres": "PostgreSQL",
+         "workload": "Workload"}
 
 
 def _unavailable(source, error):
@@ -338,6 +361,7 @@ def _unavailable(source, error):
         "disk": "Filesystem usage, inodes, journal, apt cache and log rotation",
         "docker": "Docker images, containers, build cache and container logs",
         "postgres": "PostgreSQL memory settings, connections and pending restarts",
+        "workload": "Memory owners, container limits, restart loops and the apps' discovered pools",
     }.get(source, f"The {source} checks")
     reason = str(error).strip() if error else f"{module} returned no facts"
     hint = ""

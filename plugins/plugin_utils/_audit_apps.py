@@ -24,6 +24,7 @@ from ansible_collections.hostcare.vps.plugins.plugin_utils._puma_pool import NUM
 from ansible_collections.hostcare.vps.plugins.plugin_utils._puma_pool import PumaPoolError
 from ansible_collections.hostcare.vps.plugins.plugin_utils._puma_pool import normalise_inputs as normalise_puma
 from ansible_collections.hostcare.vps.plugins.plugin_utils._puma_pool import puma_pool
+from ansible_collections.hostcare.vps.plugins.plugin_utils._workload_apps import discovered_apps, merged_apps
 
 
 APP_CURRENT_KEYS = ("workers", "threads", "db_pool", "db_pool_sidekiq", "sidekiq_concurrency")
@@ -33,8 +34,9 @@ APP_CURRENT_KEYS = ("workers", "threads", "db_pool", "db_pool_sidekiq", "sidekiq
 PUMA_DEFAULT_OTHER_CLIENTS = PUMA_INPUTS["other_db_clients"][0]
 
 
-APP_OWN_KEYS = ("name", "postgres")
-"""name: shown in the finding; postgres: the label of the PostgreSQL instance it uses (native, container x)."""
+APP_OWN_KEYS = ("name", "postgres", "sources", "discovered_in", "database")
+"""name: shown in the finding; postgres: the label of the PostgreSQL instance it uses (native, container x); the
+others come with the apps discovered in the workload facts (_workload_apps): where each number was read."""
 
 
 def _app_inputs(app, ram_bytes, cpu_count, pg_max_connections, other_clients):
@@ -68,15 +70,32 @@ def _app_postgres(app, facts):
     return None, "puma_pool's default (100): name the instance with postgres: or give pg_max_connections"
 
 
+def all_apps(facts):
+    """The apps discovered in the workload facts (_workload_apps) merged with audit_apps (facts["apps"])."""
+    given = facts.get("apps") if isinstance(facts.get("apps"), (list, tuple)) else []
+    labels = [item["label"] for item in available_instances(facts)] if isinstance(facts.get("postgres"), (list, tuple)) else []
+    discovered = discovered_apps(facts["workload"], labels) if isinstance(facts.get("workload"), Mapping) else []
+    return merged_apps(discovered, given)
+
+
+def _origin(app):
+    """Where the app's numbers come from, for the finding's summary."""
+    if app.get("discovered_in"):
+        return "discovered in " + ", ".join(str(where) for where in app["discovered_in"][:4])
+    return "audit_apps"
+
+
 @rule("apps.pool", needs=("swap",))
 def rule_apps_pool(facts, limits):
     """The apps of the inventory variable audit_apps (facts["apps"]): Puma workers/threads, DB pools and Sidekiq
     checked by hostcare.vps.puma_pool against PostgreSQL's connections, each app counting the others' pools."""
-    apps = facts.get("apps")
-    if not isinstance(apps, (list, tuple)) or not apps:
+    apps = all_apps(facts)
+    if not apps:
         return []
     ram, _source = system_ram(facts)
     cpu_count = core.as_number(facts.get("cpu_count"))
+    if cpu_count is None:
+        cpu_count = core.as_number(core.as_dict(facts.get("workload")).get("cpu_count"))
     entries = [app for app in apps if isinstance(app, Mapping)]
     findings = []
     plans = []
@@ -118,7 +137,9 @@ def rule_apps_pool(facts, limits):
                     "recommended_connections": plan["connections"], "pg_max_connections": max_connections,
                     "pg_max_connections_source": pg_source, "other_apps_ceiling": others,
                     "errors": errors, "warnings": warnings, "plan_errors": plan["errors"],
-                    "plan_warnings": plan["warnings"]}
+                    "plan_warnings": plan["warnings"], "origin": _origin(app),
+                    "sources": app.get("sources") or {key: "audit_apps" for key in APP_CURRENT_KEYS if key in app},
+                    "database": app.get("database") or []}
         advice = (f"Recommended for {name}: WEB_CONCURRENCY={recommended['web_concurrency']}, "
                   f"RAILS_MAX_THREADS={recommended['rails_max_threads']}, DB_POOL={recommended['db_pool_web']} for "
                   f"Puma; Sidekiq concurrency {recommended['sidekiq_concurrency']} with DB_POOL="
@@ -134,7 +155,7 @@ def rule_apps_pool(facts, limits):
         findings.append(core.make_finding(
             "apps.pool", severity,
             f"App {name}: {problems[0]}" if len(problems) == 1 else f"App {name}: {len(problems)} pool problems",
-            f"{name} (audit_apps): " + "; ".join(problems) + f". Pools allow {connections['total']} connections, "
+            f"{name} ({_origin(app)}): " + "; ".join(problems) + f". Pools allow {connections['total']} connections, "
             f"{connections['pg_usable']} usable on PostgreSQL (max_connections {max_connections or 100}, "
             f"{pg_source}).",
             evidence=evidence, recommendation=advice, risk="caution"))

@@ -29,7 +29,8 @@ CONTEXT_KEYS = ("apps", "cpu_count")
 """Besides the fact sources: the apps the user describes in audit_apps, and the host's CPU count they are sized for."""
 FACTS_KEYS = tuple(FACT_SOURCES) + ("errors",) + CONTEXT_KEYS
 INSTANCE_KEYS = ("label", "facts", "error", "connection")
-FACT_NAMES = {"swap": "hostcare_swap", "disk": "hostcare_disk", "docker": "hostcare_docker"}
+FACT_NAMES = {"swap": "hostcare_swap", "disk": "hostcare_disk", "docker": "hostcare_docker",
+              "workload": "hostcare_workload"}
 """The ansible_facts key each dict fact module returns."""
 
 
@@ -101,7 +102,7 @@ def facts_from_results(results, postgres_results=None, apps=None, cpu_count=None
     facts, errors = {}, {}
     for source, fact_name in FACT_NAMES.items():
         if source not in results:
-            continue  # not audited (docker is optional)
+            continue  # not audited (docker and workload are optional)
         result = as_dict(results[source])
         value = as_dict(result.get("ansible_facts")).get(fact_name)
         facts[source] = value if isinstance(value, Mapping) else None

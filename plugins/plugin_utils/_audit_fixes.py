@@ -229,3 +229,39 @@ def daemon_json_command(log_opts_source, max_size, max_file):
             "# dockerd reads it at start. A restart stops and starts every container unless \"live-restore\": true\n"
             "# is set (docker info | grep -i 'live restore'): do it in a quiet moment.\n"
             "sudo systemctl restart docker")
+
+# --------------------------------------------------------------------------------------------- workload
+
+
+def docker_memory_arg(num_bytes):
+    """A docker --memory value in whole MiB, rounded up: 629145601 -> '601m'."""
+    return f"{max(1, -(-num_bytes // MIB))}m"
+
+
+def docker_memory_limit_command(name, limit_bytes):
+    """`docker update` capping a running container's memory (and its swap: --memory-swap equal to --memory), with
+    the compose equivalent; applied live, the container is not restarted."""
+    size = docker_memory_arg(limit_bytes)
+    return (f"docker update --memory {size} --memory-swap {size} {shlex.quote(name)}\n"
+            f"# and in its compose file, so that the next deploy keeps it:\n#   mem_limit: {size}\n#   memswap_limit: {size}")
+
+
+def docker_diagnose_command(name):
+    """Read-only commands showing why a container stops."""
+    quoted = shlex.quote(name)
+    return (f"docker logs --tail 100 {quoted}\n"
+            f"docker inspect --format '{{{{.State.ExitCode}}}} OOMKilled={{{{.State.OOMKilled}}}} "
+            f"restarts={{{{.RestartCount}}}} {{{{.State.FinishedAt}}}}' {quoted}")
+
+
+def systemd_diagnose_command(unit):
+    """Read-only commands showing why a systemd unit stops."""
+    quoted = shlex.quote(unit)
+    return f"systemctl status --no-pager {quoted}\njournalctl -u {quoted} -n 100 --no-pager"
+
+
+def docker_shm_command(name, shm_bytes):
+    """How to give a container a bigger /dev/shm: it is fixed at creation, so compose's shm_size and a recreate."""
+    size = docker_memory_arg(shm_bytes)
+    return (f"# /dev/shm is fixed when the container is created: set it in the compose file of {shlex.quote(name)}\n"
+            f"#   shm_size: {size}\n# then recreate it in a maintenance window (a short outage): docker compose up -d")

@@ -102,3 +102,17 @@ def without_explained_parents(rows, share=0.9):
             continue
         kept.append(row)
     return kept
+
+
+def measured_other_memory(facts):
+    """(bytes, evidence) of the memory measured in everything but PostgreSQL (hostcare.vps.workload_facts: every
+    owner's PSS, or RSS where PSS is unreadable), or (None, None) without workload facts."""
+    workload = as_dict(facts.get("workload"))
+    measured = as_dict(workload.get("measured"))
+    other = as_number(measured.get("other_bytes"))
+    if other is None:
+        return None, None
+    complete = as_dict(workload.get("processes")).get("complete") is not False
+    return other, {"measured_other_bytes": other, "measured_other": format_size(other),
+                   "measured_postgres_bytes": as_number(measured.get("postgres_bytes")),
+                   "measured_complete": complete}

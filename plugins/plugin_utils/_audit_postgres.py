@@ -26,7 +26,7 @@ from ansible_collections.hostcare.vps.plugins.plugin_utils._audit_fixes import (
     role_vars_lines,
     sql_command,
 )
-from ansible_collections.hostcare.vps.plugins.plugin_utils._audit_host import system_ram
+from ansible_collections.hostcare.vps.plugins.plugin_utils._audit_host import measured_other_memory, system_ram
 from ansible_collections.hostcare.vps.plugins.plugin_utils._audit_pg_instances import (
     NATIVE_LABEL,
     available_instances,
@@ -35,6 +35,7 @@ from ansible_collections.hostcare.vps.plugins.plugin_utils._audit_pg_instances i
     setting_row,
     sharing_unreadable,
 )
+from ansible_collections.hostcare.vps.plugins.plugin_utils._pg_budget import MEASURED_FLOOR_SHARE, measured_share
 from ansible_collections.hostcare.vps.plugins.plugin_utils._pg_diff import pg_diff
 from ansible_collections.hostcare.vps.plugins.plugin_utils._pg_memory import (
     CRITICAL_PERCENT,
@@ -140,7 +141,8 @@ def _fit(tune, pg, budget_bytes, limits):
     return {f"{name}_bytes" if name == "work_mem" else name: value for name, value in changes.items()}
 
 
-def recommend_settings(pg, ram_bytes, ram_source="MemTotal", instances=1, limits=None, workload=None):
+def recommend_settings(pg, ram_bytes, ram_source="MemTotal", instances=1, limits=None, measured_other=None,
+                       workload=None):
     """hostcare.vps.pg_tune's recommendation for one instance of ``instances`` sharing ``ram_bytes`` (the machine's
     RAM, already capped by a container limit), fitted to the one memory model (``limits``: the audit thresholds):
     {tune, diff, budget, fitted}, or None when the budget is below PGTune's 512MB. The instance's own
@@ -154,6 +156,11 @@ def recommend_settings(pg, ram_bytes, ram_source="MemTotal", instances=1, limits
         inputs["max_connections"] = connections
     if instances > 1:
         inputs["memory_share"] = 1.0 / instances
+    measured_reason = None
+    if measured_other is not None:  # hostcare.vps.workload_facts measured the rest: RAM minus it, with a floor
+        floor = (limits or {}).get("postgres_budget_floor_share", MEASURED_FLOOR_SHARE)
+        inputs["memory_share"], measured_reason = measured_share(int(ram_bytes), measured_other, instances,
+                                                                 floor_share=floor)
     try:
         tune = pg_tune(normalise_inputs(inputs))
     except PgTuneError:
@@ -163,6 +170,8 @@ def recommend_settings(pg, ram_bytes, ram_source="MemTotal", instances=1, limits
     if not budget:
         budget = {"bytes": int(ram_bytes), "source": "memory_limit" if ram_source == "container memory limit"
                   else "total", "reason": f"all of the {ram_text} ({format_size(ram_bytes)})"}
+    elif measured_reason is not None:
+        budget.update(source="measured", reason=measured_reason, measured_other_bytes=int(measured_other))
     else:
         budget["reason"] = f"{format_size(ram_bytes)} of {ram_text} divided among {instances} PostgreSQL instances"
     fitted = _fit(tune, pg, budget["bytes"], limits)
@@ -238,7 +247,8 @@ def rule_postgres_memory_defaults(facts, limits):
     for item in instances:
         pg = item["facts"]
         base = {"instance": item["label"], **core.size_evidence("ram", ram), "ram_source": ram_source}
-        plan = recommend_settings(pg, ram, ram_source, sharing, limits) if ram >= minimum else None
+        plan = (recommend_settings(pg, ram, ram_source, sharing, limits, measured_other_memory(facts)[0])
+                if ram >= minimum else None)
         if plan is not None:
             base.update({"budget": plan["budget"], "recommended_settings": recommended_settings(plan["diff"]),
                          "recommended_values": recommended_values(plan["diff"]),

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 from ansible_collections.hostcare.vps.plugins.plugin_utils._audit import build_findings
 
-# Import order is registration order: swap and memory, disk, Docker, PostgreSQL, apps.
+# Import order is registration order: swap and memory, disk, Docker, PostgreSQL, workload (memory owners,
+# containers, systemd), apps.
 # isort: off
 from ansible_collections.hostcare.vps.plugins.plugin_utils import _audit_swap
 from ansible_collections.hostcare.vps.plugins.plugin_utils import _audit_disk
@@ -20,10 +21,14 @@ from ansible_collections.hostcare.vps.plugins.plugin_utils import _audit_logrota
 from ansible_collections.hostcare.vps.plugins.plugin_utils import _audit_disk_files
 from ansible_collections.hostcare.vps.plugins.plugin_utils import _audit_docker
 from ansible_collections.hostcare.vps.plugins.plugin_utils import _audit_postgres
+from ansible_collections.hostcare.vps.plugins.plugin_utils import _audit_workload
+from ansible_collections.hostcare.vps.plugins.plugin_utils import _audit_containers
+from ansible_collections.hostcare.vps.plugins.plugin_utils import _audit_systemd
 from ansible_collections.hostcare.vps.plugins.plugin_utils import _audit_apps
 # isort: on
 
-AREAS = (_audit_swap, _audit_disk, _audit_logrotate, _audit_disk_files, _audit_docker, _audit_postgres, _audit_apps)
+AREAS = (_audit_swap, _audit_disk, _audit_logrotate, _audit_disk_files, _audit_docker, _audit_postgres, _audit_workload,
+         _audit_containers, _audit_systemd, _audit_apps)
 """The rule files, in report order."""
 
 

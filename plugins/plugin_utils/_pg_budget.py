@@ -104,3 +104,25 @@ def compute_budget(memory, budget_inputs, minimum):
         raise PgBudgetError(f"{key}: leaves {format_size(max(value, 0))} to PostgreSQL ({reason}); PGTune needs at "
                             f"least {format_size(minimum)}")
     return {"bytes": int(value), "source": source, "reason": reason}
+
+
+MEASURED_FLOOR_SHARE = 0.25
+"""The budget from a measurement never falls below this share of the RAM (the audit's postgres_budget_floor_share):
+a host whose apps use nearly everything still gets a PostgreSQL sized for a quarter of it, and the audit's
+memory.budget finding says the host is overcommitted."""
+
+
+def measured_share(memory, other, instances=1, os_reserve=DEFAULT_OS_RESERVE_BYTES, floor_share=MEASURED_FLOOR_SHARE):
+    """(share of ``memory`` per PostgreSQL instance, reason): RAM minus ``other`` bytes measured in everything else
+    minus ``os_reserve``, at least ``floor_share`` of the RAM, divided among ``instances``; for pg_tune's
+    memory_share."""
+    free = memory - other - os_reserve
+    floor = memory * floor_share
+    reason = (f"{format_size(memory)} RAM minus {format_size(other)} measured in the other processes and containers "
+              f"minus an OS reserve of {format_size(os_reserve)}")
+    if free < floor:
+        reason += f" is below the floor of {floor_share:g} of the RAM, so {format_size(int(floor))}"
+        free = floor
+    if instances > 1:
+        reason += f", divided among {instances} PostgreSQL instances"
+    return min(1.0, max(free / instances / memory, 1e-6)), reason

@@ -68,9 +68,9 @@ def test_audit_findings_thresholds():
 
 
 @pytest.mark.parametrize("value, kwargs, message", [
-    ("swap", {}, "expected a dict with keys swap, disk, docker, postgres, errors"),
-    (None, {}, "expected a dict with keys swap, disk, docker, postgres, errors"),
-    ({"swapp": {}}, {}, r"unknown key\(s\) swapp; allowed: swap, disk, docker, postgres, errors"),
+    ("swap", {}, "expected a dict with keys swap, disk, docker, postgres, workload, errors"),
+    (None, {}, "expected a dict with keys swap, disk, docker, postgres, workload, errors"),
+    ({"swapp": {}}, {}, r"unknown key\(s\) swapp; allowed: swap, disk, docker, postgres, workload, errors"),
     ({"swap": "x"}, {}, "swap must be the hostcare.vps.swap_facts fact dict or null, got str"),
     ({"disk": [1]}, {}, "disk must be the hostcare.vps.disk_pressure_facts fact dict or null, got list"),
     ({"errors": "x"}, {}, "errors must be a dict of source -> message"),

@@ -705,7 +705,10 @@ def test_registry_is_complete_and_unique():
                      "docker.available", "docker.reclaimable", "docker.old_tags", "docker.dangling_images",
                      "docker.stopped_containers", "docker.logs", "docker.daemon_log_opts", "docker.volumes",
                      "postgres.available", "postgres.memory_defaults", "postgres.memory_model",
-                     "postgres.connections", "postgres.pending_restart", "apps.pool"]
+                     "postgres.connections", "postgres.pending_restart",
+                     "memory.top_consumers", "memory.budget", "processes.stuck", "processes.load_high",
+                     "docker.no_memory_limit", "docker.restart_loop", "docker.postgres_shm",
+                     "systemd.failed_units", "systemd.restart_loop", "apps.pool"]
 
 
 def test_register_rejects_duplicates_and_unknown_sources(monkeypatch):
@@ -854,7 +857,7 @@ def test_every_finding_id_and_threshold_is_documented():
         with open(os.path.join(PLUGIN_UTILS, name), encoding="utf-8") as handle:
             source = handle.read()
         source = "\n".join(line for line in source.splitlines() if not line.lstrip().startswith("@rule("))
-        found.update(re.findall(r'"((?:swap|memory|host|disk|docker|postgres|audit)\.[a-z_]+)"', source))
+        found.update(re.findall(r'"((?:swap|memory|host|disk|docker|postgres|audit|processes|systemd)\.[a-z_]+)"', source))
     assert {"docker.old_tags", "postgres.memory_overcommit", "disk.full", "disk.filling"} <= found
     for finding_id in sorted(found):
         assert f"`{finding_id}`" in docs, finding_id

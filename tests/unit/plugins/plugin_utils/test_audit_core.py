@@ -22,7 +22,7 @@ from ansible_collections.hostcare.vps.plugins.plugin_utils._audit import (
 PLUGINS = os.path.join(os.path.dirname(_audit.__file__), "..")
 DOCS = os.path.join(PLUGINS, "..", "docs", "audit.md")
 AREAS = ("_audit_swap", "_audit_disk", "_audit_logrotate", "_audit_disk_files", "_audit_docker", "_audit_postgres",
-         "_audit_apps")
+         "_audit_workload", "_audit_containers", "_audit_systemd", "_audit_apps")
 
 
 def test_docs_threshold_table_is_generated_from_the_one_table():
