@@ -203,9 +203,10 @@ def parse_environ(data: bytes | None) -> dict[str, str]:
     return environ
 
 
-def _parse_proc_cgroup(text):
-    """/proc/<pid>/cgroup -> {"v2": path or None, "memory": v1 memory controller path or None}."""
-    paths = {"v2": None, "memory": None}
+def parse_proc_cgroup(text):
+    """/proc/<pid>/cgroup -> {"v2": path, "memory": v1 memory controller path, "systemd": v1 name=systemd path},
+    each None when absent."""
+    paths = {"v2": None, "memory": None, "systemd": None}
     for line in (text or "").splitlines():
         fields = line.split(":", 2)
         if len(fields) != 3:
@@ -215,6 +216,8 @@ def _parse_proc_cgroup(text):
             paths["v2"] = path
         elif "memory" in controllers.split(","):
             paths["memory"] = path
+        elif controllers == "name=systemd":
+            paths["systemd"] = path
     return paths
 
 
@@ -240,7 +243,7 @@ def locate_memory_cgroup(self_cgroup: str | None, mountinfo: str | None) -> dict
     the top of the mounted hierarchy (a container's namespace root), leaf first, as paths on the host.
     The memory controller decides the version, so a hybrid host (v1 memory + v2 "unified") is 1.
     """
-    paths = _parse_proc_cgroup(self_cgroup)
+    paths = parse_proc_cgroup(self_cgroup)
     mounts = parse_mountinfo(mountinfo)
     # Prefer the standard place when a cgroup filesystem is mounted more than once.
     mounts.sort(key=lambda mount: not mount["mount"].startswith("/sys/fs/cgroup"))

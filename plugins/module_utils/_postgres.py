@@ -146,6 +146,23 @@ _MEMORY_UNIT_BYTES = {"B": 1, "kB": 1024, "MB": 1024 ** 2, "GB": 1024 ** 3, "TB"
 
 # --- options ---------------------------------------------------------------------------------------------
 
+CONNECTION_SPEC = {
+    "method": {"type": "str", "choices": ["auto", "local_socket", "tcp", "docker"], "default": "auto"},
+    "os_user": {"type": "str", "default": "postgres"},
+    "socket_dir": {"type": "path"},
+    "host": {"type": "str"},
+    "port": {"type": "raw", "default": 5432},
+    "user": {"type": "str"},
+    "password": {"type": "str", "no_log": True},
+    "dbname": {"type": "str", "default": "postgres"},
+    "uri": {"type": "str", "no_log": True},
+    "container": {"type": "str"},
+    "docker_user": {"type": "str", "default": "postgres"},
+    "timeout": {"type": "raw", "default": 10},
+}
+"""The options that reach one PostgreSQL instance (resolve_connection), shared by every module that connects."""
+
+
 def split_uri_password(uri):
     """(uri without its password, the password or None) for a postgresql:// URI.
 

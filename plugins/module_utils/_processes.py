@@ -17,6 +17,7 @@ import re
 import time
 
 from ansible_collections.hostcare.vps.plugins.module_utils._files import read_text_if_readable
+from ansible_collections.hostcare.vps.plugins.module_utils._memory import parse_proc_cgroup
 
 CONTAINER_ID_RE = re.compile(r"(?:^|/|-)([0-9a-f]{64})(?:\.scope)?(?=/|$)")
 """A container id in a cgroup path: /docker/<id>, /system.slice/docker-<id>.scope, cri-containerd-<id>.scope."""
@@ -61,23 +62,13 @@ def parse_smaps_rollup(text):
 
 
 def cgroup_path(text):
-    """The cgroup path of a process from /proc/<pid>/cgroup: the v2 one, else v1's memory or name=systemd one."""
-    found = {}
-    for line in (text or "").splitlines():
-        fields = line.split(":", 2)
-        if len(fields) != 3:
-            continue
-        hierarchy, controllers, path = fields
-        if hierarchy == "0" and not controllers:
-            found.setdefault("v2", path)
-        elif "memory" in controllers.split(","):
-            found["memory"] = path
-        elif controllers == "name=systemd":
-            found["systemd"] = path
+    """The cgroup path of a process from /proc/<pid>/cgroup: v1's memory one, else the v2 one, else v1's
+    name=systemd one (the first that is not the root)."""
+    found = parse_proc_cgroup(text)
     for key in ("memory", "v2", "systemd"):
-        if found.get(key) not in (None, "", "/"):
+        if found[key] not in (None, "", "/"):
             return found[key]
-    return found.get("v2") or found.get("memory") or found.get("systemd")
+    return found["v2"] or found["memory"] or found["systemd"]
 
 
 def owner_of_cgroup(path):

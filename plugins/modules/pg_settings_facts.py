@@ -428,21 +428,10 @@ ansible_facts:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.hostcare.vps.plugins.module_utils._fact_module import exit_with_facts
-from ansible_collections.hostcare.vps.plugins.module_utils._postgres import gather_postgres_facts, resolve_connection
+from ansible_collections.hostcare.vps.plugins.module_utils._postgres import CONNECTION_SPEC, gather_postgres_facts, resolve_connection
 
 ARGUMENT_SPEC = {
-    "method": {"type": "str", "choices": ["auto", "local_socket", "tcp", "docker"], "default": "auto"},
-    "os_user": {"type": "str", "default": "postgres"},
-    "socket_dir": {"type": "path"},
-    "host": {"type": "str"},
-    "port": {"type": "raw", "default": 5432},
-    "user": {"type": "str"},
-    "password": {"type": "str", "no_log": True},
-    "dbname": {"type": "str", "default": "postgres"},
-    "uri": {"type": "str", "no_log": True},
-    "container": {"type": "str"},
-    "docker_user": {"type": "str", "default": "postgres"},
-    "timeout": {"type": "raw", "default": 10},
+    **CONNECTION_SPEC,
     "fail_on_unavailable": {"type": "bool", "default": False},
 }
 

@@ -218,7 +218,7 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.hostcare.vps.plugins.module_utils import _pg_settings as plan
 from ansible_collections.hostcare.vps.plugins.module_utils import _pg_settings_run as run
 from ansible_collections.hostcare.vps.plugins.module_utils import _validate
-from ansible_collections.hostcare.vps.plugins.module_utils._postgres import redact, resolve_connection, secrets_of
+from ansible_collections.hostcare.vps.plugins.module_utils._postgres import CONNECTION_SPEC, redact, resolve_connection, secrets_of
 from ansible_collections.hostcare.vps.plugins.module_utils._units import format_size
 
 ARGUMENT_SPEC = {
@@ -233,18 +233,7 @@ ARGUMENT_SPEC = {
     "memory_budget": {"type": "raw"},
     "instance": {"type": "str"},
     "state_dir": {"type": "path", "default": "/var/lib/hostcare/postgresql_tune"},
-    "method": {"type": "str", "choices": ["auto", "local_socket", "tcp", "docker"], "default": "auto"},
-    "os_user": {"type": "str", "default": "postgres"},
-    "socket_dir": {"type": "path"},
-    "host": {"type": "str"},
-    "port": {"type": "raw", "default": 5432},
-    "user": {"type": "str"},
-    "password": {"type": "str", "no_log": True},
-    "dbname": {"type": "str", "default": "postgres"},
-    "uri": {"type": "str", "no_log": True},
-    "container": {"type": "str"},
-    "docker_user": {"type": "str", "default": "postgres"},
-    "timeout": {"type": "raw", "default": 10},
+    **CONNECTION_SPEC,
 }
 
 

@@ -15,16 +15,8 @@ import shlex
 
 from ansible_collections.hostcare.vps.plugins.module_utils._disk import ARCHIVE_SUFFIXES, is_data_directory
 from ansible_collections.hostcare.vps.plugins.module_utils._units import format_size, percent
-from ansible_collections.hostcare.vps.plugins.plugin_utils._audit import (
-    as_dict,
-    as_list,
-    as_number,
-    make_finding,
-    percent_text,
-    plural,
-    rule,
-    size_evidence,
-)
+from ansible_collections.hostcare.vps.plugins.plugin_utils import _audit as core
+from ansible_collections.hostcare.vps.plugins.plugin_utils._audit import rule
 from ansible_collections.hostcare.vps.plugins.plugin_utils._audit_host import real_filesystems, use_percent
 
 # How a program is told to reopen its log files (no restart): command name -> (signal, note).
@@ -54,28 +46,28 @@ def _filesystem(facts, mount):
 def rule_deleted_open(facts, limits):
     """Deleted files held open, per filesystem: >= deleted_open_warning_bytes -> warning; critical when the
     filesystem is at or above the critical line only because of them."""
-    deleted = as_dict(as_dict(facts["disk"]).get("deleted_open"))
+    deleted = core.as_dict(core.as_dict(facts["disk"]).get("deleted_open"))
     findings = []
-    processes = as_list(deleted.get("processes"))
-    scan_roots = {row.get("path"): as_number(row.get("size_bytes"))
-                  for row in as_list(as_dict(as_dict(facts["disk"]).get("scan")).get("roots"))}
-    for item in as_list(deleted.get("filesystems")):
-        mount, size = item.get("mount"), as_number(item.get("bytes")) or 0
+    processes = core.as_list(deleted.get("processes"))
+    scan_roots = {row.get("path"): core.as_number(row.get("size_bytes"))
+                  for row in core.as_list(core.as_dict(core.as_dict(facts["disk"]).get("scan")).get("roots"))}
+    for item in core.as_list(deleted.get("filesystems")):
+        mount, size = item.get("mount"), core.as_number(item.get("bytes")) or 0
         if size < limits["deleted_open_warning_bytes"]:
             continue
-        filesystem = as_dict(_filesystem(facts, mount))
-        used, available = as_number(filesystem.get("used_bytes")), as_number(filesystem.get("available_bytes"))
+        filesystem = core.as_dict(_filesystem(facts, mount))
+        used, available = core.as_number(filesystem.get("used_bytes")), core.as_number(filesystem.get("available_bytes"))
         now_percent = use_percent(filesystem) if filesystem else None
         without = percent(used - size, used - size + available) if used is not None and available is not None else None
         critical = (now_percent is not None and without is not None and now_percent >= limits["disk_critical_percent"]
                     and without < limits["disk_critical_percent"])
         holders = [dict(process, size=format_size(process.get("bytes")))
                    for process in processes if mount in (process.get("mounts") or [])]
-        evidence = {"mount": mount, **size_evidence("deleted_open", size), "use_percent": now_percent,
+        evidence = {"mount": mount, **core.size_evidence("deleted_open", size), "use_percent": now_percent,
                     "use_percent_without_them": without, "processes": holders,
-                    **size_evidence("df_used", used)}
+                    **core.size_evidence("df_used", used)}
         if scan_roots.get(mount) is not None and used is not None:
-            evidence.update(size_evidence("df_minus_scan", max(0, used - scan_roots[mount])))
+            evidence.update(core.size_evidence("df_minus_scan", max(0, used - scan_roots[mount])))
         lines, notes = ["# which files (read-only)"], []
         for process in holders:
             lines.append(f"sudo ls -l /proc/{int(process.get('pid'))}/fd 2>/dev/null | grep '(deleted)'")
@@ -93,9 +85,9 @@ def rule_deleted_open(facts, limits):
         summary = (f"{mount}: {format_size(size)} belongs to files that were deleted but are still open "
                    f"({', '.join(notes)}). df counts them, du and the scan cannot see them.")
         if now_percent is not None:
-            summary += (f" The filesystem is {percent_text(now_percent)} full; without them it would be "
-                        f"{percent_text(without)}.")
-        findings.append(make_finding(
+            summary += (f" The filesystem is {core.percent_text(now_percent)} full; without them it would be "
+                        f"{core.percent_text(without)}.")
+        findings.append(core.make_finding(
             "disk.deleted_open", "critical" if critical else "warning", headline, summary, evidence=evidence,
             recommendation=("Make the process close the files: send its reopen signal when it has one (after a "
                             "log rotation that renamed or deleted its log), or restart it when it is quiet. Deleting "
@@ -117,15 +109,15 @@ def _day(epoch):
 def rule_stale_archives(facts, limits):
     """Archive and dump files older than stale_archive_min_days and at least stale_archive_min_bytes, grouped per
     directory -> info, warning when one lies on a filesystem at or above the warning line. Never a delete command."""
-    archives = as_dict(as_dict(facts["disk"]).get("archives"))
-    now = as_number(archives.get("scanned_at"))
+    archives = core.as_dict(core.as_dict(facts["disk"]).get("archives"))
+    now = core.as_number(archives.get("scanned_at"))
     if now is None:
         return []
     min_age = limits["stale_archive_min_days"] * 86400
     filesystems = real_filesystems(facts)
     groups = {}
-    for row in as_list(archives.get("files")):
-        path, size, mtime = row.get("path"), as_number(row.get("size_bytes")), as_number(row.get("mtime"))
+    for row in core.as_list(archives.get("files")):
+        path, size, mtime = row.get("path"), core.as_number(row.get("size_bytes")), core.as_number(row.get("mtime"))
         if not isinstance(path, str) or size is None or mtime is None or is_data_directory(path):
             continue
         if size < limits["stale_archive_min_bytes"] or now - mtime < min_age:
@@ -143,7 +135,7 @@ def rule_stale_archives(facts, limits):
         warning = warning or full
         total = sum(item["size_bytes"] for item in files)
         oldest, newest = min(item["mtime"] for item in files), max(item["mtime"] for item in files)
-        rows.append({"directory": directory, "count": len(files), **size_evidence("total", total),
+        rows.append({"directory": directory, "count": len(files), **core.size_evidence("total", total),
                      "oldest": _day(oldest), "newest": _day(newest), "mount": mount, "mount_use_percent": used,
                      "files": sorted(posixpath.basename(item["path"]) for item in files)[:limits["top_consumers"] * 4]})
     rows.sort(key=lambda item: -item["total_bytes"])
@@ -157,15 +149,15 @@ def rule_stale_archives(facts, limits):
                    f"-mmin +{max(0, int(days * 1440) - 1)} -size +{max(0, int(limits['stale_archive_min_bytes']) - 1)}c -printf '%TY-%Tm-%Td %10s %p\\n' | sort"
                    for item in rows[:10])
     command.append("# copy them off the host first (example): rsync -a --files-from=<list> / backup-host:/archive/")
-    return [make_finding(
+    return [core.make_finding(
         "disk.stale_archives", "warning" if warning else "info",
-        f"{plural(count, 'old archive or dump', 'old archives and dumps')} ({format_size(total)}) in "
-        f"{plural(len(rows), 'directory', 'directories')}",
-        f"{plural(count, 'archive or dump file', 'archive and dump files')} older than {days:g} days and of "
+        f"{core.plural(count, 'old archive or dump', 'old archives and dumps')} ({format_size(total)}) in "
+        f"{core.plural(len(rows), 'directory', 'directories')}",
+        f"{core.plural(count, 'archive or dump file', 'archive and dump files')} older than {days:g} days and of "
         f"{format_size(limits['stale_archive_min_bytes'])} or more: {listed}."
         + (" One of these directories is on a filesystem at or above the warning line." if warning else ""),
-        evidence={"directories": rows, "count": count, **size_evidence("total", total), "min_age_days": days,
-                  **size_evidence("min_size", limits["stale_archive_min_bytes"])},
+        evidence={"directories": rows, "count": count, **core.size_evidence("total", total), "min_age_days": days,
+                  **core.size_evidence("min_size", limits["stale_archive_min_bytes"])},
         recommendation=("Old deploy archives and database dumps: check what they are, copy the ones worth keeping "
                         "off the host (a backup that lives on the same disk is lost with it), then remove them by "
                         "hand. Nothing under database data directories or Docker volumes is listed."),

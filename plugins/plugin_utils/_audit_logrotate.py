@@ -14,16 +14,8 @@ import posixpath
 
 from ansible_collections.hostcare.vps.plugins.module_utils._logrotate_config import FREQUENCY_SECONDS, covering_entries
 from ansible_collections.hostcare.vps.plugins.module_utils._units import format_size
-from ansible_collections.hostcare.vps.plugins.plugin_utils._audit import (
-    ROLE_LOGROTATE,
-    as_dict,
-    as_list,
-    as_number,
-    make_finding,
-    plural,
-    rule,
-    size_evidence,
-)
+from ansible_collections.hostcare.vps.plugins.plugin_utils import _audit as core
+from ansible_collections.hostcare.vps.plugins.plugin_utils._audit import rule
 from ansible_collections.hostcare.vps.plugins.plugin_utils._audit_fixes import (
     logrotate_dropin_command,
     logrotate_role_vars,
@@ -37,12 +29,12 @@ MAIN_CONFIG_CHECK = "sudo logrotate -d /etc/logrotate.conf 2>&1 | grep -E '^erro
 
 def _logrotate(facts):
     """The logrotate facts, or None when they are unknown (older facts, or no logrotate.conf)."""
-    value = as_dict(facts["disk"]).get("logrotate")
+    value = core.as_dict(facts["disk"]).get("logrotate")
     return value if isinstance(value, dict) else None
 
 
 def _entries(logrotate):
-    return as_list((logrotate or {}).get("entries"))
+    return core.as_list((logrotate or {}).get("entries"))
 
 
 def _entry_label(entry):
@@ -54,7 +46,7 @@ def rule_unrotated_logs(facts, limits):
     """*.log files >= the minimum size with no rotated sibling and no logrotate entry naming them (glob-aware)
     -> one warning, grouped per directory with the smaller uncovered logs of the same directory."""
     minimum = limits["unrotated_log_min_bytes"]
-    disk = as_dict(facts["disk"])
+    disk = core.as_dict(facts["disk"])
     if disk.get("unrotated_logs") is None:  # the scan was skipped (skip_scan)
         return []
     logrotate = _logrotate(facts)
@@ -73,7 +65,7 @@ def rule_unrotated_logs(facts, limits):
         entry = proposed_logrotate_entry(directory, [row["path"] for row in here + smaller], minimum)
         proposed.append(entry)
         directories.append({"directory": directory, "logs": here, "smaller_siblings": smaller,
-                            **size_evidence("total", sum(row["size_bytes"] for row in here + smaller)),
+                            **core.size_evidence("total", sum(row["size_bytes"] for row in here + smaller)),
                             "dropin": f"/etc/logrotate.d/{entry['name']}"})
     total = sum(row["size_bytes"] for row in logs)
     listed = ", ".join(f"{row['path']} ({row['size']})" for row in logs[:3]) + (" ..." if len(logs) > 3 else "")
@@ -84,13 +76,13 @@ def rule_unrotated_logs(facts, limits):
         f" Also in {item['directory']}, smaller and not rotated either: "
         f"{', '.join(posixpath.basename(row['path']) for row in item['smaller_siblings'][:8])}"
         f"{' ...' if len(item['smaller_siblings']) > 8 else ''}." for item in directories if item["smaller_siblings"])
-    return [make_finding(
+    return [core.make_finding(
         "disk.unrotated_logs", "warning",
-        f"{plural(len(logs), 'large log file')} never rotated ({format_size(total)})",
-        f"{plural(len(logs), 'log file')} of {format_size(minimum)} or more have no rotated copy and no logrotate "
+        f"{core.plural(len(logs), 'large log file')} never rotated ({format_size(total)})",
+        f"{core.plural(len(logs), 'log file')} of {format_size(minimum)} or more have no rotated copy and no logrotate "
         f"entry names them: {listed}.{sibling_text}{unknown}",
         evidence={"logs": logs, "directories": directories, "covered_by_an_entry": covered,
-                  **size_evidence("total", total), **size_evidence("min_size", minimum), "role_vars": role_vars},
+                  **core.size_evidence("total", total), **core.size_evidence("min_size", minimum), "role_vars": role_vars},
         recommendation=("Rotate them with logrotate, one drop-in per directory naming the files (never a glob, "
                         "which could take logs another entry rotates): each command writes the drop-in to a "
                         "temporary directory, runs `logrotate -d` over the whole configuration with it and installs "
@@ -98,24 +90,24 @@ def rule_unrotated_logs(facts, limits):
                         "writes the same file from evidence.role_vars. copytruncate keeps the app writing to the "
                         "same file but may lose the lines written during the copy; use the app's reopen signal "
                         "instead where it has one."),
-        risk="caution", role=ROLE_LOGROTATE,
+        risk="caution", role=core.ROLE_LOGROTATE,
         command="\n".join(logrotate_dropin_command(entry) for entry in proposed) + "\n"
-        + "\n".join(role_vars_lines(ROLE_LOGROTATE, role_vars)))]
+        + "\n".join(role_vars_lines(core.ROLE_LOGROTATE, role_vars)))]
 
 
 def _unrotated_ok(disk, minimum, covered):
-    note = (f" {plural(len(covered), 'large log')} without a rotated copy {'is' if len(covered) == 1 else 'are'} "
+    note = (f" {core.plural(len(covered), 'large log')} without a rotated copy {'is' if len(covered) == 1 else 'are'} "
             f"named by a logrotate entry (see disk.logrotate_not_running)." if covered else "")
-    evidence = {**size_evidence("min_size", minimum), "covered_by_an_entry": covered}
-    scan = as_dict(disk.get("scan"))
+    evidence = {**core.size_evidence("min_size", minimum), "covered_by_an_entry": covered}
+    scan = core.as_dict(disk.get("scan"))
     if scan.get("truncated") or scan.get("unreadable"):
-        return make_finding(
+        return core.make_finding(
             "disk.unrotated_logs_ok", "info", f"No unrotated log of {format_size(minimum)} or more (partial scan)",
             f"No *.log of {format_size(minimum)} or more without a rotated copy and outside every logrotate entry "
             f"was found, but the scan was partial (see disk.scan_truncated / disk.scan_unreadable).{note}",
             evidence=evidence,
             recommendation="Run the audit with --become (-b) or a bigger scan budget to check everything.")
-    return make_finding(
+    return core.make_finding(
         "disk.unrotated_logs_ok", "ok", f"No unrotated log of {format_size(minimum)} or more",
         f"No *.log of {format_size(minimum)} or more without a rotated copy and outside every logrotate entry was "
         f"found in the scanned paths.{note}", evidence=evidence)
@@ -123,7 +115,7 @@ def _unrotated_ok(disk, minimum, covered):
 
 def _runner_cause(runner):
     """Why logrotate would not run at all, or None when something runs it."""
-    runner = as_dict(runner)
+    runner = core.as_dict(runner)
     has_cron = bool(runner.get("cron_scripts")) or runner.get("anacron")
     if runner.get("timer_enabled") and runner.get("systemd_running"):
         return None
@@ -146,15 +138,15 @@ def rule_logrotate_not_running(facts, limits):
     logrotate = _logrotate(facts)
     if logrotate is None:
         return []
-    now = as_number(logrotate.get("now"))
+    now = core.as_number(logrotate.get("now"))
     periods = limits["logrotate_overdue_periods"]
     cause = _runner_cause(logrotate.get("runner"))
     groups, seen = [], set()
     for entry in _entries(logrotate):
         period = FREQUENCY_SECONDS.get(entry.get("frequency") or "", FREQUENCY_SECONDS["daily"])
         overdue = []
-        for log in as_list(entry.get("logs")):
-            path, size, last = log.get("path"), as_number(log.get("size_bytes")) or 0, as_number(log.get("last_rotated"))
+        for log in core.as_list(entry.get("logs")):
+            path, size, last = log.get("path"), core.as_number(log.get("size_bytes")) or 0, core.as_number(log.get("last_rotated"))
             if path in seen or size <= 0 or now is None:
                 continue
             if last is None or now - last > periods * period:
@@ -166,7 +158,7 @@ def rule_logrotate_not_running(facts, limits):
                            "frequency": entry.get("frequency"), "skipped_by_logrotate": bool(entry.get("skipped")),
                            "never_rotated": sum(1 for log in overdue if log["last_rotated"] is None),
                            "logs": sorted(overdue, key=lambda log: -log["size_bytes"]),
-                           **size_evidence("total", sum(log["size_bytes"] for log in overdue))})
+                           **core.size_evidence("total", sum(log["size_bytes"] for log in overdue))})
     if not groups:
         return []
     total = sum(group["total_bytes"] for group in groups)
@@ -180,16 +172,16 @@ def rule_logrotate_not_running(facts, limits):
         causes.append("logrotate runs but has not rotated them: look at its last run (journalctl -u logrotate, "
                       "or the cron log) and at `logrotate -d` for these files")
     severity = "warning" if total >= limits["unrotated_log_min_bytes"] else "info"
-    names = "; ".join(f"{group['entry']}: {plural(len(group['logs']), 'log')}, {group['total']}" for group in groups)
-    return [make_finding(
+    names = "; ".join(f"{group['entry']}: {core.plural(len(group['logs']), 'log')}, {group['total']}" for group in groups)
+    return [core.make_finding(
         "disk.logrotate_not_running", severity,
-        f"{plural(count, 'log')} that logrotate should rotate {'has' if count == 1 else 'have'} not been rotated "
+        f"{core.plural(count, 'log')} that logrotate should rotate {'has' if count == 1 else 'have'} not been rotated "
         f"({format_size(total)})",
-        f"{plural(count, 'non-empty log')} named by a logrotate entry {'was' if count == 1 else 'were'} not rotated "
+        f"{core.plural(count, 'non-empty log')} named by a logrotate entry {'was' if count == 1 else 'were'} not rotated "
         f"within {periods} × the entry's frequency, or never (per {logrotate.get('state_file') or 'the state file, which is absent'}): "
         f"{names}. Likely cause: {'; '.join(causes)}.",
-        evidence={"groups": groups, "log_count": count, **size_evidence("total", total),
-                  "overdue_periods": periods, "causes": causes, "runner": as_dict(logrotate.get("runner")),
+        evidence={"groups": groups, "log_count": count, **core.size_evidence("total", total),
+                  "overdue_periods": periods, "causes": causes, "runner": core.as_dict(logrotate.get("runner")),
                   "state_file": logrotate.get("state_file")},
         recommendation=("Make logrotate run: enable its timer (`sudo systemctl enable --now logrotate.timer`) or the "
                         "cron daemon that runs /etc/cron.daily/logrotate, and fix any configuration error first "
@@ -228,10 +220,10 @@ def rule_logrotate_restarts_services(facts, limits):
     logrotate = _logrotate(facts)
     items = []
     for entry in _entries(logrotate):
-        restarts = as_list(entry.get("restarts"))
+        restarts = core.as_list(entry.get("restarts"))
         if not restarts:
             continue
-        logs = len(as_list(entry.get("logs")))
+        logs = len(core.as_list(entry.get("logs")))
         per_run = 1 if entry.get("sharedscripts") else max(1, logs)
         items.append({"entry": _entry_label(entry), "file": entry.get("file"), "frequency": entry.get("frequency"),
                       "restarts": restarts, "logs": logs, "sharedscripts": bool(entry.get("sharedscripts")),
@@ -240,12 +232,12 @@ def rule_logrotate_restarts_services(facts, limits):
     if not items:
         return []
     text = "; ".join(f"{item['entry']} runs `{item['restarts'][0]['command']}` "
-                     f"{plural(item['restarts_per_rotation'], 'time')} per {item['frequency'] or 'rotation'} rotation"
+                     f"{core.plural(item['restarts_per_rotation'], 'time')} per {item['frequency'] or 'rotation'} rotation"
                      for item in items)
     files = " ".join(dict.fromkeys(str(item["file"]) for item in items))
-    return [make_finding(
+    return [core.make_finding(
         "disk.logrotate_restarts_services", "warning",
-        f"{plural(len(items), 'logrotate entry', 'logrotate entries')} restart{'s' if len(items) == 1 else ''} "
+        f"{core.plural(len(items), 'logrotate entry', 'logrotate entries')} restart{'s' if len(items) == 1 else ''} "
         f"services on every rotation",
         f"{text}. Each rotation restarts the service: its in-flight work is interrupted"
         f"{' (without sharedscripts the script runs once per rotated log)' if any(not i['sharedscripts'] and i['logs'] > 1 for i in items) else ''}.",
@@ -263,28 +255,28 @@ def rule_logrotate_config_error(facts, limits):
     logrotate = _logrotate(facts)
     if logrotate is None:
         return []
-    debug = as_dict(logrotate.get("debug"))
+    debug = core.as_dict(logrotate.get("debug"))
     errors = [line for line in debug.get("errors") or [] if isinstance(line, str)]
     if not errors:
         return []
     skipped = [entry for entry in _entries(logrotate) if entry.get("skipped")]
-    lost = [log for entry in skipped for log in as_list(entry.get("logs"))]
-    lost_bytes = sum(as_number(log.get("size_bytes")) or 0 for log in lost)
+    lost = [log for entry in skipped for log in core.as_list(entry.get("logs"))]
+    lost_bytes = sum(core.as_number(log.get("size_bytes")) or 0 for log in lost)
     duplicates = []
     for path in debug.get("duplicates") or []:
         duplicates.append({"path": path, "entries": [_entry_label(entry)
                                                      for entry in covering_entries(path, _entries(logrotate))]})
     skipped_files = list(dict.fromkeys(str(entry.get("file")) for entry in skipped)) or list(debug.get("skipped_files") or [])
-    summary = f"`logrotate -d` reports {plural(len(errors), 'error')}: {'; '.join(errors[:3])}{' ...' if len(errors) > 3 else ''}."
+    summary = f"`logrotate -d` reports {core.plural(len(errors), 'error')}: {'; '.join(errors[:3])}{' ...' if len(errors) > 3 else ''}."
     if skipped_files:
-        summary += (f" It skips {', '.join(skipped_files)} entirely, so {plural(len(lost), 'log')} "
+        summary += (f" It skips {', '.join(skipped_files)} entirely, so {core.plural(len(lost), 'log')} "
                     f"({format_size(lost_bytes)}) {'is' if len(lost) == 1 else 'are'} not rotated.")
-    return [make_finding(
+    return [core.make_finding(
         "disk.logrotate_config_error", "warning",
         f"logrotate configuration error{'s' if len(errors) > 1 else ''}: "
-        f"{plural(len(skipped_files), 'file')} skipped", summary,
+        f"{core.plural(len(skipped_files), 'file')} skipped", summary,
         evidence={"errors": errors, "skipped_files": skipped_files, "duplicates": duplicates,
-                  "logs_not_rotated": [log.get("path") for log in lost], **size_evidence("not_rotated", lost_bytes),
+                  "logs_not_rotated": [log.get("path") for log in lost], **core.size_evidence("not_rotated", lost_bytes),
                   "exit_code": debug.get("rc")},
         recommendation=("Fix the errors: a log named by two entries makes logrotate skip the whole file read second "
                         "(every log it names, not just the duplicate); remove the duplicate name from one of them. "
