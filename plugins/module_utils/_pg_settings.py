@@ -17,7 +17,7 @@ import math
 import re
 
 from ansible_collections.hostcare.vps.plugins.module_utils._pg_memory import memory_model, model_settings
-from ansible_collections.hostcare.vps.plugins.module_utils._postgres import setting_in_bytes
+from ansible_collections.hostcare.vps.plugins.module_utils._pg_units import setting_in_bytes
 from ansible_collections.hostcare.vps.plugins.module_utils._units import format_size
 from ansible_collections.hostcare.vps.plugins.module_utils._validate import OptionError
 

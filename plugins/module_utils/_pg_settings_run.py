@@ -19,16 +19,8 @@ import time
 
 from ansible_collections.hostcare.vps.plugins.module_utils import _pg_settings as plan
 from ansible_collections.hostcare.vps.plugins.module_utils._memory import parse_meminfo
-from ansible_collections.hostcare.vps.plugins.module_utils._postgres import (
-    classify_error,
-    clean_message,
-    docker_exec_arguments,
-    redact,
-    run_command,
-    secrets_of,
-    session_environment,
-    switch_user_arguments,
-)
+from ansible_collections.hostcare.vps.plugins.module_utils._postgres import docker_exec_arguments, run_command, session_environment, switch_user_arguments
+from ansible_collections.hostcare.vps.plugins.module_utils._postgres_connection import classify_error, clean_message, redact, secrets_of
 
 APPLICATION_NAME = "hostcare.vps.postgresql_settings"
 SESSION_OPTIONS = ("-c statement_timeout={milliseconds} -c lock_timeout={milliseconds} -c search_path=pg_catalog "

@@ -428,7 +428,8 @@ ansible_facts:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.hostcare.vps.plugins.module_utils._fact_module import exit_with_facts
-from ansible_collections.hostcare.vps.plugins.module_utils._postgres import CONNECTION_SPEC, gather_postgres_facts, resolve_connection
+from ansible_collections.hostcare.vps.plugins.module_utils._postgres import gather_postgres_facts
+from ansible_collections.hostcare.vps.plugins.module_utils._postgres_connection import CONNECTION_SPEC, resolve_connection
 
 ARGUMENT_SPEC = {
     **CONNECTION_SPEC,

@@ -218,7 +218,7 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.hostcare.vps.plugins.module_utils import _pg_settings as plan
 from ansible_collections.hostcare.vps.plugins.module_utils import _pg_settings_run as run
 from ansible_collections.hostcare.vps.plugins.module_utils import _validate
-from ansible_collections.hostcare.vps.plugins.module_utils._postgres import CONNECTION_SPEC, redact, resolve_connection, secrets_of
+from ansible_collections.hostcare.vps.plugins.module_utils._postgres_connection import CONNECTION_SPEC, redact, resolve_connection, secrets_of
 from ansible_collections.hostcare.vps.plugins.module_utils._units import format_size
 
 ARGUMENT_SPEC = {

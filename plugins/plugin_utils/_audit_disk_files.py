@@ -13,7 +13,7 @@ import datetime
 import posixpath
 import shlex
 
-from ansible_collections.hostcare.vps.plugins.module_utils._disk import ARCHIVE_SUFFIXES, is_data_directory
+from ansible_collections.hostcare.vps.plugins.module_utils._disk_scan import ARCHIVE_SUFFIXES, is_data_directory
 from ansible_collections.hostcare.vps.plugins.module_utils._units import format_size, percent
 from ansible_collections.hostcare.vps.plugins.plugin_utils import _audit as core
 from ansible_collections.hostcare.vps.plugins.plugin_utils._audit import rule

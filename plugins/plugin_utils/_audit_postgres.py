@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from ansible_collections.hostcare.vps.plugins.module_utils._postgres import setting_in_bytes
+from ansible_collections.hostcare.vps.plugins.module_utils._pg_units import setting_in_bytes
 from ansible_collections.hostcare.vps.plugins.module_utils._units import format_size
 from ansible_collections.hostcare.vps.plugins.module_utils._validate import GIB, MIB
 from ansible_collections.hostcare.vps.plugins.plugin_utils import _audit as core
@@ -104,7 +104,7 @@ def _title(item):
 
 def _boot_bytes(entry):
     """The boot value (compiled-in default) of a memory setting in bytes, or None; the unit arithmetic is
-    pg_settings_facts' own (module_utils/_postgres.setting_in_bytes, which gives val_in_bytes)."""
+    pg_settings_facts' own (module_utils/_pg_units.setting_in_bytes, which gives val_in_bytes)."""
     return setting_in_bytes(str(entry.get("boot_val")), entry.get("unit"))
 
 

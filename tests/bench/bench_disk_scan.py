@@ -26,7 +26,8 @@ sys.path.insert(0, os.path.join(REPO, "tests", "unit"))
 # The unit tests' conftest makes ansible_collections.hostcare.vps importable from this checkout.
 import conftest  # noqa: E402,F401  pylint: disable=unused-import,wrong-import-position
 
-from ansible_collections.hostcare.vps.plugins.module_utils._disk import MAX_SCAN_WORKERS, scan_trees  # noqa: E402  pylint: disable=wrong-import-position
+from ansible_collections.hostcare.vps.plugins.module_utils._disk import MAX_SCAN_WORKERS  # noqa: E402  pylint: disable=wrong-import-position
+from ansible_collections.hostcare.vps.plugins.module_utils._disk_scan import scan_trees  # noqa: E402  pylint: disable=wrong-import-position
 
 MODULE_WORKERS = min(len(os.sched_getaffinity(0)), MAX_SCAN_WORKERS)
 

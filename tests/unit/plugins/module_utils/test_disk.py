@@ -17,21 +17,23 @@ import time
 
 import pytest
 
-from ansible_collections.hostcare.vps.plugins.module_utils import _disk
+from ansible_collections.hostcare.vps.plugins.module_utils import _disk, _disk_scan
 from ansible_collections.hostcare.vps.plugins.module_utils._disk import (
     bind_mount_points,
     filesystem_usage,
-    find_unrotated_logs,
-    is_data_directory,
     full_filesystem_mounts,
     gather_disk_facts,
-    is_container_storage,
     is_real_filesystem,
     parse_mountinfo,
     probe_mount_points,
+    select_real_filesystems,
+)
+from ansible_collections.hostcare.vps.plugins.module_utils._disk_scan import (
+    find_unrotated_logs,
+    is_container_storage,
+    is_data_directory,
     rotated_log_base,
     scan_trees,
-    select_real_filesystems,
     top_entries,
 )
 
@@ -436,7 +438,7 @@ class _ClockPassingDeadline:
 
 
 def test_scan_stops_between_directories_and_reports_partial_roots(tree, tmp_path, monkeypatch):
-    monkeypatch.setattr(_disk.time, "monotonic", _ClockPassingDeadline("walk", calls_before_deadline=3))
+    monkeypatch.setattr(_disk_scan.time, "monotonic", _ClockPassingDeadline("walk", calls_before_deadline=3))
     scan = scan_trees([tree, str(tmp_path / "second")], top_n=3, deadline=50.0)
     assert scan["truncated"] is True
     assert scan["unfinished"] == [tree, str(tmp_path / "second")]
@@ -447,22 +449,22 @@ def test_scan_stops_between_directories_and_reports_partial_roots(tree, tmp_path
 def test_scan_stops_inside_a_huge_directory(tmp_path, monkeypatch):
     for number in range(25):
         (tmp_path / f"f{number}").write_bytes(b"x")
-    monkeypatch.setattr(_disk, "_DEADLINE_CHECK_EVERY", 10)
-    monkeypatch.setattr(_disk.time, "monotonic", _ClockPassingDeadline("_scan_open_dir", calls_before_deadline=0))
+    monkeypatch.setattr(_disk_scan, "_DEADLINE_CHECK_EVERY", 10)
+    monkeypatch.setattr(_disk_scan.time, "monotonic", _ClockPassingDeadline("_scan_open_dir", calls_before_deadline=0))
     scan = scan_trees([str(tmp_path)], top_n=3, deadline=50.0)
     assert (scan["truncated"], scan["unfinished"], scan["files_scanned"]) == (True, [str(tmp_path)], 10)
 
 
 def test_scan_gives_up_on_a_worker_stuck_in_a_system_call(tree, monkeypatch):
-    real_walk_subtree = _disk._walk_subtree  # pylint: disable=protected-access
+    real_walk_subtree = _disk_scan._walk_subtree  # pylint: disable=protected-access
 
     def walk_subtree_stuck_on_d05(path, *args):
         if path.endswith("/d05"):
             time.sleep(60)  # the forked worker inherits this patch
         return real_walk_subtree(path, *args)
 
-    monkeypatch.setattr(_disk, "_walk_subtree", walk_subtree_stuck_on_d05)
-    monkeypatch.setattr(_disk, "_WORKER_GRACE_SECONDS", 0.5)
+    monkeypatch.setattr(_disk_scan, "_walk_subtree", walk_subtree_stuck_on_d05)
+    monkeypatch.setattr(_disk_scan, "_WORKER_GRACE_SECONDS", 0.5)
     started = time.monotonic()
     scan = scan_trees([tree], top_n=3, deadline=started + 0.5, workers=2)
     assert time.monotonic() - started < 5
@@ -479,8 +481,8 @@ def test_scan_walks_the_subtrees_itself_when_no_worker_can_be_started(tree, monk
 
 
 def test_walk_subtree_past_its_deadline_reports_incomplete(tree):
-    options = _disk._ScanOptions(3, time.monotonic() - 1, False, 0, 50, frozenset())  # pylint: disable=protected-access
-    summary = _disk._walk_subtree(tree, os.stat(tree).st_dev, options, ())  # pylint: disable=protected-access
+    options = _disk_scan._ScanOptions(3, time.monotonic() - 1, False, 0, 50, frozenset())  # pylint: disable=protected-access
+    summary = _disk_scan._walk_subtree(tree, os.stat(tree).st_dev, options, ())  # pylint: disable=protected-access
     assert (summary["complete"], summary["blocks"], summary["files"]) == (False, 0, 0)
 
 

@@ -15,11 +15,8 @@ import pytest
 from ansible_collections.hostcare.vps.plugins.module_utils import _postgres as pg
 from ansible_collections.hostcare.vps.plugins.module_utils._postgres import (
     FACTS_SQL,
-    OptionError,
     build_postgres_facts,
     buffer_cache_facts,
-    classify_error,
-    clean_message,
     connection_facts,
     connection_state_key,
     data_directory_of,
@@ -27,7 +24,6 @@ from ansible_collections.hostcare.vps.plugins.module_utils._postgres import (
     du_arguments,
     gather_postgres_facts,
     measure_data_directory,
-    memory_unit_bytes,
     parse_du_output,
     parse_facts_document,
     pg_control_system_identifier,
@@ -36,19 +32,24 @@ from ansible_collections.hostcare.vps.plugins.module_utils._postgres import (
     psycopg_parameters,
     query_with_psql,
     query_with_psycopg,
-    redact,
-    resolve_connection,
     run_command,
-    secrets_of,
     session_environment,
-    setting_in_bytes,
     settings_facts,
-    split_uri_password,
     sql_text_array,
     switch_user_arguments,
     unavailable_facts,
     version_facts,
 )
+from ansible_collections.hostcare.vps.plugins.module_utils._pg_units import memory_unit_bytes, setting_in_bytes
+from ansible_collections.hostcare.vps.plugins.module_utils._postgres_connection import (
+    classify_error,
+    clean_message,
+    redact,
+    resolve_connection,
+    secrets_of,
+    split_uri_password,
+)
+from ansible_collections.hostcare.vps.plugins.module_utils._units import OptionError
 
 FIXTURES = os.path.join(os.path.dirname(__file__), "..", "..", "..", "fixtures", "postgres")
 

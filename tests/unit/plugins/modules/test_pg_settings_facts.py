@@ -29,6 +29,7 @@ import pytest
 import yaml
 
 from ansible_collections.hostcare.vps.plugins.module_utils import _postgres as pg
+from ansible_collections.hostcare.vps.plugins.module_utils import _postgres_connection as pg_connection
 from ansible_collections.hostcare.vps.plugins.modules import pg_settings_facts
 from ansible_collections.hostcare.vps.tests.unit.plugins.modules.fact_shapes import documented_keys, fact_keys
 from ansible_collections.hostcare.vps.tests.unit.plugins.modules.module_runner import run_module
@@ -138,9 +139,11 @@ def test_documentation_matches_argument_spec():
 def test_every_reason_code_is_documented():
     documented = yaml.safe_load(pg_settings_facts.RETURN)["ansible_facts"]["contains"]["hostcare_postgres"][
         "contains"]["reason_code"]["choices"]
-    with open(pg.__file__, encoding="utf-8") as handle:
-        source = handle.read()
-    produced = {code for code, _pattern, _summary in pg._ERROR_KINDS}
+    source = ""
+    for module in (pg, pg_connection):
+        with open(module.__file__, encoding="utf-8") as handle:
+            source += handle.read()
+    produced = {code for code, _pattern, _summary in pg_connection._ERROR_KINDS}
     produced |= set(re.findall(r'\("unavailable", "([a-z_]+)"', source))
     produced |= {"timeout", "unexpected_output", "error"}
     assert produced == set(documented)
@@ -247,7 +250,7 @@ def _params(**overrides):
 
 def _gather(client, params, system_python=None, environment=None):
     """hostcare_postgres through psql (in this process) or a Python driver (in the system's python3)."""
-    connection = pg.resolve_connection(_params(**params))
+    connection = pg_connection.resolve_connection(_params(**params))
     if client == "psql":
         return pg.gather_postgres_facts(connection, drivers=(), base_environment=environment)
     script = ("import json, sys; sys.path.insert(0, sys.argv[1]);"

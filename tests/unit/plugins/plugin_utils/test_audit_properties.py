@@ -17,7 +17,7 @@ import os
 
 import pytest
 
-from ansible_collections.hostcare.vps.plugins.module_utils._postgres import memory_unit_bytes
+from ansible_collections.hostcare.vps.plugins.module_utils._pg_units import memory_unit_bytes
 from ansible_collections.hostcare.vps.plugins.module_utils._validate import GIB, MIB
 from ansible_collections.hostcare.vps.plugins.plugin_utils._audit import build_findings
 
