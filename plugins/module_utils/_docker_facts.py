@@ -16,13 +16,16 @@ import glob
 import os
 import time
 
+from ansible_collections.hostcare.vps.plugins.module_utils import _validate
 from ansible_collections.hostcare.vps.plugins.module_utils._docker import (
+    CONNECTION_SPEC,
     DAEMON_JSON,
     DEFAULT_SOCKET,
     DEFAULT_TIMEOUT,
     DockerAPIError,
     DockerClient,
     DockerUnavailable,
+    connection_options,
     negotiate_api_version,
 )
 from ansible_collections.hostcare.vps.plugins.module_utils._docker_objects import (
@@ -35,6 +38,22 @@ from ansible_collections.hostcare.vps.plugins.module_utils._docker_objects impor
     parse_volumes,
 )
 from ansible_collections.hostcare.vps.plugins.module_utils._docker_selection import select_removable
+
+# The options of hostcare.vps.docker_bloat_facts (and the docker options of hostcare.vps.audit_facts).
+ARGUMENT_SPEC = dict({
+    "keep": {"type": "raw", "default": 3},  # checked by checked_options(), 0 to 1000000
+    "fail_on_unavailable": {"type": "bool", "default": False},
+    "include_images_list": {"type": "bool", "default": True},
+}, **CONNECTION_SPEC)
+
+
+def checked_options(params):
+    """The keyword arguments of gather_docker_facts(), checked before any connection; raise _validate.OptionError
+    naming the option."""
+    socket_path, timeout = connection_options(params)
+    return {"socket_path": socket_path, "timeout": timeout, "keep": _validate.integer("keep", params["keep"], minimum=0),
+            "include_images_list": params["include_images_list"]}
+
 
 # Keys of the facts besides available/reason_code/reason; all null when Docker is not available.
 FACT_KEYS = (

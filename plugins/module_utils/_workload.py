@@ -11,6 +11,8 @@ from __future__ import annotations
 import os
 import time
 
+from ansible_collections.hostcare.vps.plugins.module_utils import _validate
+from ansible_collections.hostcare.vps.plugins.module_utils._docker import DEFAULT_SOCKET, DEFAULT_TIMEOUT, connection_options
 from ansible_collections.hostcare.vps.plugins.module_utils._files import read_text_if_readable
 from ansible_collections.hostcare.vps.plugins.module_utils._memory import parse_meminfo
 from ansible_collections.hostcare.vps.plugins.module_utils._processes import (
@@ -24,6 +26,26 @@ from ansible_collections.hostcare.vps.plugins.module_utils._workload_containers 
 from ansible_collections.hostcare.vps.plugins.module_utils._workload_systemd import read_systemd
 
 FORMAT = 1
+
+# The options of hostcare.vps.workload_facts (and the workload options of hostcare.vps.audit_facts).
+ARGUMENT_SPEC = {
+    "time_budget": {"type": "raw", "default": 5},
+    "top": {"type": "raw", "default": 10},
+    "pss": {"type": "bool", "default": True},
+    "docker": {"type": "bool", "default": True},
+    "systemd": {"type": "bool", "default": True},
+    "socket_path": {"type": "path", "default": DEFAULT_SOCKET, "aliases": ["socket"]},
+    "timeout": {"type": "raw", "default": DEFAULT_TIMEOUT},
+}
+
+
+def checked_options(params):
+    """The options checked before anything is read; raise _validate.OptionError naming the option."""
+    socket_path, timeout = connection_options(params)
+    return {"socket_path": socket_path, "timeout": timeout,
+            "time_budget": _validate.timeout("time_budget", params["time_budget"]),
+            "top": _validate.integer("top", params["top"], minimum=1, maximum=1000),
+            "pss": params["pss"], "docker": params["docker"], "systemd": params["systemd"]}
 
 
 def _name_container_groups(groups, containers):

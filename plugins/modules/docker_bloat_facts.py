@@ -704,24 +704,8 @@ ansible_facts:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.hostcare.vps.plugins.module_utils import _validate
-from ansible_collections.hostcare.vps.plugins.module_utils._docker import CONNECTION_SPEC, connection_options
-from ansible_collections.hostcare.vps.plugins.module_utils._docker_facts import gather_docker_facts
+from ansible_collections.hostcare.vps.plugins.module_utils._docker_facts import ARGUMENT_SPEC, checked_options, gather_docker_facts
 from ansible_collections.hostcare.vps.plugins.module_utils._fact_module import exit_with_facts
-
-ARGUMENT_SPEC = dict({
-    "keep": {"type": "raw", "default": 3},  # checked by checked_options(), 0 to 1000000
-    "fail_on_unavailable": {"type": "bool", "default": False},
-    "include_images_list": {"type": "bool", "default": True},
-}, **CONNECTION_SPEC)
-
-
-def checked_options(params):
-    """The keyword arguments of gather_docker_facts(), checked before any connection; raise _validate.OptionError
-    naming the option."""
-    socket_path, timeout = connection_options(params)
-    return {"socket_path": socket_path, "timeout": timeout, "keep": _validate.integer("keep", params["keep"], minimum=0),
-            "include_images_list": params["include_images_list"]}
 
 
 def main():

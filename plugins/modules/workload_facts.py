@@ -125,47 +125,15 @@ ansible_facts:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.hostcare.vps.plugins.module_utils import _validate
-from ansible_collections.hostcare.vps.plugins.module_utils._docker import DEFAULT_SOCKET, DEFAULT_TIMEOUT, connection_options
-from ansible_collections.hostcare.vps.plugins.module_utils._workload import gather_workload_facts
-
-ARGUMENT_SPEC = {
-    "time_budget": {"type": "raw", "default": 5},
-    "top": {"type": "raw", "default": 10},
-    "pss": {"type": "bool", "default": True},
-    "docker": {"type": "bool", "default": True},
-    "systemd": {"type": "bool", "default": True},
-    "socket_path": {"type": "path", "default": DEFAULT_SOCKET, "aliases": ["socket"]},
-    "timeout": {"type": "raw", "default": DEFAULT_TIMEOUT},
-}
-
-
-def checked_options(params):
-    """The options checked before anything is read; raise _validate.OptionError naming the option."""
-    socket_path, timeout = connection_options(params)
-    return {"socket_path": socket_path, "timeout": timeout,
-            "time_budget": _validate.timeout("time_budget", params["time_budget"]),
-            "top": _validate.integer("top", params["top"], minimum=1, maximum=1000)}
+from ansible_collections.hostcare.vps.plugins.module_utils._fact_module import exit_with_facts, run_command_of
+from ansible_collections.hostcare.vps.plugins.module_utils._workload import ARGUMENT_SPEC, checked_options, gather_workload_facts
 
 
 def main():
     module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
-    try:
-        options = checked_options(module.params)
-    except _validate.OptionError as error:
-        module.fail_json(msg=str(error))
-
-    def run_command(argv):
-        return module.run_command(argv, environ_update={"LC_ALL": "C", "SYSTEMD_PAGER": ""})
-
-    try:
-        facts = gather_workload_facts(run_command, options["socket_path"], options["timeout"],
-                                      time_budget=options["time_budget"], top=options["top"],
-                                      pss=module.params["pss"], docker=module.params["docker"],
-                                      systemd=module.params["systemd"])
-    except Exception as error:  # pylint: disable=broad-except  # a fact module must fail cleanly, never with a traceback
-        module.fail_json(msg=f"Could not gather the workload facts: {type(error).__name__}: {error}")
-    module.exit_json(changed=False, ansible_facts={"hostcare_workload": facts})
+    run_command = run_command_of(module)
+    exit_with_facts(module, "hostcare_workload", "workload",
+                    lambda options: gather_workload_facts(run_command, **options), check=checked_options)
 
 
 if __name__ == "__main__":

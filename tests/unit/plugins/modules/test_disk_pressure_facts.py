@@ -11,6 +11,7 @@ from unittest import mock
 import pytest
 import yaml
 
+from ansible_collections.hostcare.vps.plugins.module_utils import _disk_options
 from ansible_collections.hostcare.vps.plugins.modules import disk_pressure_facts
 from ansible_collections.hostcare.vps.tests.unit.plugins.modules.fact_shapes import documented_shape, fact_shape
 from ansible_collections.hostcare.vps.tests.unit.plugins.modules.module_runner import run_module
@@ -45,7 +46,7 @@ def test_main_returns_only_facts(capsys, scan_dir, check_mode):
 
 
 def test_the_default_scan_paths_skip_missing_ones(capsys, scan_dir, monkeypatch):
-    monkeypatch.setattr(disk_pressure_facts, "DEFAULT_SCAN_PATHS", (f"{scan_dir}/app", f"{scan_dir}/missing"))
+    monkeypatch.setattr(_disk_options, "DEFAULT_SCAN_PATHS", (f"{scan_dir}/app", f"{scan_dir}/missing"))
     code, result = _run_module(capsys, {"top_n": 1})
     scan = result["ansible_facts"]["hostcare_disk"]["scan"]
     assert code == 0
