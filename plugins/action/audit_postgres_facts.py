@@ -13,12 +13,13 @@ import re
 from ansible.errors import AnsibleActionFail
 from ansible.plugins.action import ActionBase
 
-from ansible_collections.hostcare.vps.plugins.plugin_utils._audit_pg_instances import postgres_targets
+from ansible_collections.hostcare.vps.plugins.plugin_utils._audit_pg_instances import NATIVE_LABEL, postgres_targets
 
 ARGUMENT_SPEC = {
     "docker": {"type": "raw"},
     "patterns": {"type": "list", "elements": "str"},
     "connections": {"type": "list", "elements": "raw", "default": []},
+    "native": {"type": "raw"},
 }
 MODULE = "hostcare.vps.pg_settings_facts"
 
@@ -39,10 +40,17 @@ class ActionModule(ActionBase):
                 re.compile(pattern)
             except re.error as error:
                 raise AnsibleActionFail(f"patterns: {pattern!r} is not a valid regular expression: {error}") from None
+        native = args["native"]
+        if native is not None and not isinstance(native, dict):
+            raise AnsibleActionFail(f"native: expected the result of the host's own PostgreSQL read by "
+                                    f"hostcare.vps.audit_facts (a dict) or null, got {type(native).__name__}")
         targets = postgres_targets(docker, patterns=args["patterns"], connections=args["connections"])
         answers = []
         try:
             for target in targets:
+                if native is not None and target["label"] == NATIVE_LABEL:
+                    answers.append(dict(native, item=target))  # already read, in the same module run as the facts
+                    continue
                 module_args = {key: target[key] for key in ("method", "container") if key in target}
                 answer = self._execute_module(module_name=MODULE, module_args=module_args, task_vars=task_vars)
                 answer["item"] = target  # as a registered loop item: the label names the instance in the findings

@@ -1,10 +1,10 @@
 # Copyright: hostcare.vps contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 # Note: this module util is PRIVATE to the hostcare.vps collection.
-"""The facts the audit reads from a host, in one module run (hostcare.vps.audit_facts): swap, disk, Docker and
-workload, each with the options and the gathering of its own fact module, so that the audit of a fleet costs one
-round trip per host instead of four. An area that fails is reported as its own module would be; the others still
-run."""
+"""The facts the audit reads from a host, in one module run (hostcare.vps.audit_facts): swap, disk, Docker,
+workload and the host's own PostgreSQL, each with the options and the gathering of its own fact module, so that
+the audit of a fleet costs one round trip per host instead of five. An area that fails is reported as its own
+module would be; the others still run."""
 
 from __future__ import annotations
 
@@ -16,9 +16,25 @@ from ansible_collections.hostcare.vps.plugins.module_utils import _disk_options,
 from ansible_collections.hostcare.vps.plugins.module_utils._disk import gather_disk_facts
 from ansible_collections.hostcare.vps.plugins.module_utils._fact_module import gather_result
 from ansible_collections.hostcare.vps.plugins.module_utils._memory import build_swap_facts, read_swap_inputs
+from ansible_collections.hostcare.vps.plugins.module_utils._postgres import gather_postgres_facts
+from ansible_collections.hostcare.vps.plugins.module_utils._postgres_connection import CONNECTION_SPEC, resolve_connection
 from ansible_collections.hostcare.vps.plugins.module_utils._validate import OptionError
 
 Area = namedtuple("Area", "module fact_name what spec check gather")
+
+# The host's own PostgreSQL, through its local socket as the OS user: no login, so no secret ever passes through
+# this module's arguments (logins go to hostcare.vps.pg_settings_facts, whose password options are no_log).
+NATIVE_POSTGRES_OPTIONS = ("os_user", "socket_dir", "port", "dbname", "timeout")
+NATIVE_POSTGRES_SPEC = dict({key: CONNECTION_SPEC[key] for key in NATIVE_POSTGRES_OPTIONS},
+                            fail_on_unavailable={"type": "bool", "default": False})
+
+
+def native_postgres_connection(params):
+    """The local-socket connection of pg_settings_facts for these options (the others at their defaults)."""
+    full = {key: spec.get("default") for key, spec in CONNECTION_SPEC.items()}
+    full.update({key: params[key] for key in NATIVE_POSTGRES_OPTIONS}, method="local_socket")
+    return resolve_connection(full)
+
 
 # gather(options, run_command) -> facts; check(params) -> options (raises OptionError naming the option).
 AREAS = {
@@ -32,6 +48,8 @@ AREAS = {
     "workload": Area("workload_facts", "hostcare_workload", "workload", _workload.ARGUMENT_SPEC,
                      _workload.checked_options,
                      lambda options, run: _workload.gather_workload_facts(run, **options)),
+    "postgres": Area("pg_settings_facts", "hostcare_postgres", "PostgreSQL", NATIVE_POSTGRES_SPEC,
+                     native_postgres_connection, lambda connection, _run: gather_postgres_facts(connection)),
 }
 
 

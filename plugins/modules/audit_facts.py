@@ -6,13 +6,13 @@ from __future__ import annotations
 
 DOCUMENTATION = r"""
 module: audit_facts
-short_description: Gather the swap, disk, Docker and workload facts of a host in one module run
+short_description: Gather the swap, disk, Docker, workload and PostgreSQL facts of a host in one module run
 version_added: 0.2.0
 description:
   - Runs the gathering of M(hostcare.vps.swap_facts), M(hostcare.vps.disk_pressure_facts),
-    M(hostcare.vps.docker_bloat_facts) and M(hostcare.vps.workload_facts) in one module run, with the same
-    options and the same facts, so that auditing a fleet costs one round trip per host instead of four. The
-    audit (C(playbooks/audit.yml)) uses it.
+    M(hostcare.vps.docker_bloat_facts), M(hostcare.vps.workload_facts) and M(hostcare.vps.pg_settings_facts) for the
+    host's own PostgreSQL (local socket) in one module run, with the same options and the same facts, so that
+    auditing a fleet costs one round trip per host instead of five. The audit (C(playbooks/audit.yml)) uses it.
   - The options of every area are checked before anything is read; a bad one fails the module and names it,
     for example C(disk.top_n).
   - An area that cannot be gathered does not stop the others; its result in RV(areas) says why, as its own module
@@ -25,8 +25,8 @@ options:
     description: The areas to gather, in this order.
     type: list
     elements: str
-    choices: [swap, disk, docker, workload]
-    default: [swap, disk, docker, workload]
+    choices: [swap, disk, docker, workload, postgres]
+    default: [swap, disk, docker, workload, postgres]
   disk:
     description: The options of M(hostcare.vps.disk_pressure_facts), for example C(scan_paths) or C(time_budget).
     type: dict
@@ -35,6 +35,13 @@ options:
     type: dict
   workload:
     description: The options of M(hostcare.vps.workload_facts), for example C(time_budget) or C(top).
+    type: dict
+  postgres:
+    description:
+      - The options of M(hostcare.vps.pg_settings_facts) that reach the host's own PostgreSQL through its local
+        socket as an OS user, C(os_user), C(socket_dir), C(port), C(dbname), C(timeout) and C(fail_on_unavailable).
+      - A login with a password or a container goes through M(hostcare.vps.pg_settings_facts) itself, whose
+        secret options are kept out of the logs.
     type: dict
 extends_documentation_fragment:
   - hostcare.vps._attributes.facts
@@ -45,6 +52,7 @@ seealso:
   - module: hostcare.vps.disk_pressure_facts
   - module: hostcare.vps.docker_bloat_facts
   - module: hostcare.vps.workload_facts
+  - module: hostcare.vps.pg_settings_facts
 """
 
 EXAMPLES = r"""
@@ -87,6 +95,10 @@ ansible_facts:
       description: As returned by M(hostcare.vps.workload_facts).
       returned: when the workload area was asked and could be gathered
       type: dict
+    hostcare_postgres:
+      description: As returned by M(hostcare.vps.pg_settings_facts) for the host's own PostgreSQL.
+      returned: when the postgres area was asked and could be gathered
+      type: dict
 areas:
   description:
     - Per area asked, what its own module would have returned, C(ansible_facts) with its fact, or C(failed) and
@@ -109,6 +121,7 @@ ARGUMENT_SPEC = {
     "disk": {"type": "dict"},
     "docker": {"type": "dict"},
     "workload": {"type": "dict"},
+    "postgres": {"type": "dict"},
 }
 
 

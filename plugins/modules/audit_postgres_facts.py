@@ -32,6 +32,12 @@ options:
     type: list
     elements: raw
     default: []
+  native:
+    description:
+      - The host's own PostgreSQL already read by M(hostcare.vps.audit_facts) (its C(areas.postgres) result). It is
+        returned as the native answer instead of running M(hostcare.vps.pg_settings_facts) again.
+      - Not given, the native instance is read here.
+    type: raw
 attributes:
   action:
     support: full
@@ -58,6 +64,16 @@ EXAMPLES = r"""
   hostcare.vps.audit_postgres_facts:
     docker: "{{ audit_docker_result.ansible_facts.hostcare_docker | default(none) }}"
   register: audit_postgres_result
+
+- name: Read the host's facts and its own PostgreSQL in one module run
+  hostcare.vps.audit_facts:
+  register: host_facts
+
+- name: Read the PostgreSQL of its containers (the host's own is taken from audit_facts)
+  hostcare.vps.audit_postgres_facts:
+    docker: "{{ host_facts.ansible_facts.hostcare_docker | default(none) }}"
+    native: "{{ host_facts.areas.postgres }}"
+  register: audit_postgres_result
 """
 
 RETURN = r"""
@@ -82,6 +98,7 @@ def main():
             "docker": {"type": "raw"},
             "patterns": {"type": "list", "elements": "str"},
             "connections": {"type": "list", "elements": "raw", "default": []},
+            "native": {"type": "raw"},
         },
         supports_check_mode=True,
     )

@@ -30,7 +30,7 @@ import yaml
 
 from ansible_collections.hostcare.vps.plugins.module_utils import _postgres as pg
 from ansible_collections.hostcare.vps.plugins.module_utils import _postgres_connection as pg_connection
-from ansible_collections.hostcare.vps.plugins.modules import pg_settings_facts
+from ansible_collections.hostcare.vps.plugins.modules import audit_facts, pg_settings_facts
 from ansible_collections.hostcare.vps.tests.unit.plugins.modules.fact_shapes import documented_keys, fact_keys
 from ansible_collections.hostcare.vps.tests.unit.plugins.modules.module_runner import run_module
 
@@ -279,6 +279,20 @@ def test_live_local_socket_as_os_user_postgres(capsys, cluster):
     assert facts["data_directory"]["size_bytes"] > 10 * 1024 ** 2 and facts["data_directory"]["reason"] is None
     assert {database["name"] for database in facts["databases"]} == {"appdb", "postgres", "template0", "template1"}
     assert facts["databases_total_bytes"] < facts["data_directory"]["size_bytes"]
+
+
+def test_live_audit_facts_reads_the_same_native_instance(capsys, cluster):
+    """The audit reads the host's own PostgreSQL inside hostcare.vps.audit_facts: the same facts as the module."""
+    where = {"socket_dir": cluster.directory, "port": cluster.port}
+    code, combined = run_module(audit_facts.main, capsys, {"areas": ["postgres"], "postgres": where})
+    code_alone, alone = _run_module(capsys, {**where, "method": "local_socket"})
+    assert (code, code_alone) == (0, 0), combined
+    together = combined["areas"]["postgres"]["ansible_facts"]["hostcare_postgres"]
+    facts = alone["ansible_facts"]["hostcare_postgres"]
+    assert together["available"] is True and together["method"] == "local_socket"
+    assert {name: item["setting"] for name, item in together["settings"].items()} == \
+        {name: item["setting"] for name, item in facts["settings"].items()}
+    assert together["data_directory"]["path"] == facts["data_directory"]["path"] == cluster.data
 
 
 @pytest.mark.parametrize("client", ["psql", "psycopg", "psycopg2"])
