@@ -68,8 +68,8 @@ METRICS = (
 METRIC_NAMES = tuple(PREFIX + name for name, _kind, _help, _labels in METRICS)
 
 
-class PrometheusError(ValueError):
-    """Input that is not a host report."""
+class PrometheusError(ReportError):
+    """Input that is not a host report (a ReportError: the action reports both the same way)."""
 
 
 # --------------------------------------------------------------------------------------------- text format
