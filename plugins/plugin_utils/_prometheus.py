@@ -192,7 +192,9 @@ def metric_samples(report, facts=None):
     for finding in report.get("findings") or []:
         if finding.get("severity") == "ok":
             continue
-        key = (("id", finding["id"]), ("severity", finding["severity"]), ("finding_instance", finding_subject(finding)))
+        # always the three labels ("" when the finding is about no one thing: node_exporter fills a missing one so)
+        key = (("id", finding["id"]), ("severity", finding["severity"]),
+               ("finding_instance", finding_subject(finding) or ""))
         open_series[key] = open_series.get(key, 0) + 1
     samples["audit_finding"] = sorted(open_series.items())
     if "ignored" in report:

@@ -167,14 +167,12 @@ def test_one_series_per_open_finding(report, text):
     for finding in report["findings"]:
         if finding["severity"] == "ok":
             continue
-        labels = {"id": finding["id"], "severity": finding["severity"]}
-        if finding_subject(finding):
-            labels["finding_instance"] = finding_subject(finding)
+        labels = {"id": finding["id"], "severity": finding["severity"], "finding_instance": finding_subject(finding) or ""}
         key = tuple(sorted(labels.items()))
         expected[key] = expected.get(key, 0) + 1
     assert open_findings == expected
     assert sum(open_findings.values()) == sum(report["counts"][name] for name in ("critical", "warning", "info"))
-    assert (("id", "swap.none"), ("severity", "critical")) in open_findings
+    assert (("finding_instance", ""), ("id", "swap.none"), ("severity", "critical")) in open_findings
     assert (("finding_instance", "crashy.service"), ("id", "systemd.restart_loop"), ("severity", "critical")) in open_findings
     assert (("finding_instance", "hostcare-workload-loop"), ("id", "docker.restart_loop"),
             ("severity", "critical")) in open_findings
