@@ -21,6 +21,8 @@ from ansible_collections.hostcare.vps.plugins.plugin_utils._audit import SEVERIT
 from ansible_collections.hostcare.vps.plugins.plugin_utils._audit_entry import facts_from_results, fleet_report, host_report
 from ansible_collections.hostcare.vps.plugins.plugin_utils._prometheus import (
     METRIC_NAMES,
+    METRICS,
+    PREFIX,
     PrometheusError,
     escape_label_value,
     finding_subject,
@@ -280,3 +282,14 @@ def test_unknown_values_leave_the_series_out(report):
     bare["findings"] = [f for f in bare["findings"] if not f["id"].startswith(("docker.reclaimable", "postgres."))]
     names = set(parse(render_textfile(bare)))
     assert names == {"hostcare_audit_findings", "hostcare_audit_finding"}
+
+
+def test_docs_list_every_metric_and_label():
+    with open(os.path.join(HERE, "..", "..", "..", "..", "docs", "audit.md"), encoding="utf-8") as handle:
+        section = handle.read().split("## Prometheus metrics", 1)[1].split("\n## ", 1)[0]
+    rows = [line for line in section.splitlines() if line.startswith("| `hostcare_")]
+    documented = {name for row in rows for name in re.findall(r"`(hostcare_[a-z_]+)`", row.split(" | ")[0])}
+    assert documented == set(METRIC_NAMES)
+    for name, _kind, _help, labels in METRICS:
+        row = next(row for row in rows if f"`{PREFIX}{name}`" in row.split(" | ")[0])
+        assert all(f"`{label}`" in row.split(" | ")[2] for label in labels), (name, labels)
