@@ -42,7 +42,9 @@ attributes:
     support: full
     description: Shows the file before and after.
   platform:
+    support: full
     platforms: posix
+    description: The audited host's filesystem.
 """
 
 EXAMPLES = r"""
