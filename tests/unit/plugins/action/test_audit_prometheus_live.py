@@ -6,7 +6,7 @@ ansible-playbook playbooks/audit.yml audits this machine (local connection, as `
 audit_prometheus_textfile in a temporary directory; node_exporter, started on a free loopback port with only its
 textfile collector reading that directory, is scraped over HTTP: the series must be served with the values the
 JSON report holds, and node_textfile_scrape_error must be 0. Also: under --check without
-audit_prometheus_textfile_in_check no file is written, and a relative path is refused, naming the variable, before
+audit_prometheus_textfile_in_check no file is written (with it, one is), and a relative path is refused, naming the variable, before
 anything is read or written.
 """
 
@@ -108,7 +108,7 @@ def samples(text):
     return found
 
 
-def test_check_mode_without_the_opt_in_writes_no_file(tmp_path, node_exporter):
+def test_check_mode_writes_the_file_only_when_asked(tmp_path, node_exporter):
     directory, _scrape = node_exporter
     (tmp_path / "scan").mkdir()
     run = playbook(tmp_path, "--check", extra={"audit_prometheus_textfile": str(directory / "check.prom")})
@@ -116,6 +116,13 @@ def test_check_mode_without_the_opt_in_writes_no_file(tmp_path, node_exporter):
     assert re.search(r"TASK \[Write the Prometheus metrics to audit_prometheus_textfile\] \*+\nskipping: \[localhost\]",
                      run.stdout), run.stdout[-3000:]
     assert os.listdir(directory) == []
+    # asked for: written under --check too
+    run = playbook(tmp_path, "--check", extra={"audit_prometheus_textfile": str(directory / "check.prom"),
+                                               "audit_prometheus_textfile_in_check": True})
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-2000:]
+    assert os.listdir(directory) == ["check.prom"]
+    assert "hostcare_audit_findings{severity=\"critical\"}" in (directory / "check.prom").read_text()
+    (directory / "check.prom").unlink()
 
 
 def test_a_relative_path_is_refused_before_anything_runs(tmp_path, node_exporter):
