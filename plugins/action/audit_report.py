@@ -25,6 +25,7 @@ from ansible_collections.hostcare.vps.plugins.plugin_utils._audit_entry import (
     report_files,
     summary_lines,
 )
+from ansible_collections.hostcare.vps.plugins.plugin_utils._prometheus import render_textfile
 from ansible_collections.hostcare.vps.plugins.plugin_utils._report import ReportError
 
 
@@ -58,6 +59,11 @@ class ActionModule(ActionBase):
             files = report_files(name, report)
             summary = summary_lines(report, report_path=os.path.join(report_dir, f"{name}.md"),
                                     show_ok=args["show_ok"])
+            if args["prometheus"]:
+                if args["reports"] is not None:
+                    raise AuditError("prometheus: the Prometheus textfile is one host's; it is not made in fleet mode "
+                                     "(reports)")
+                result["prometheus_text"] = render_textfile(report)
         except (AuditError, ReportError, OptionError) as error:
             raise AnsibleActionFail(f"hostcare.vps.audit_report: {to_text(error)}") from None
 

@@ -78,6 +78,14 @@ options:
         same name overrides the discovered numbers.
       - Mutually exclusive with O(reports).
     type: dict
+  prometheus:
+    description:
+      - Also return the host report as the text of a Prometheus node_exporter textfile (RV(prometheus_text)); the
+        action writes nothing more (the audit playbook writes it on the audited host when
+        C(audit_prometheus_textfile) is set). The metrics are listed in C(docs/audit.md).
+      - Not in fleet mode (O(reports)).
+    type: bool
+    default: false
 attributes:
   action:
     support: full
@@ -141,6 +149,10 @@ changed_paths:
   returned: always
   type: list
   elements: str
+prometheus_text:
+  description: The host report as a Prometheus textfile (C(hostcare_*) gauges, no timestamps).
+  returned: when O(prometheus=true)
+  type: str
 """
 
 from ansible.module_utils.basic import AnsibleModule

@@ -247,6 +247,7 @@ def _baseline(name, spec, tmp):
         "docker_log_config": {"path": os.path.join(tmp, "daemon.json")},
         "logrotate_entry": {"name": "hostile", "paths": [os.path.join(tmp, "logs", "app.log")]},
         "pg_settings_facts": {"method": "tcp", "host": "127.0.0.1", "port": 1, "timeout": 2},
+        "prometheus_textfile": {"path": os.path.join(tmp, "hostcare.prom"), "content": "hostcare_up 1\n"},
         "postgresql_settings": {"method": "tcp", "host": "127.0.0.1", "port": 1, "timeout": 2, "socket_dir": None,
                                 "settings": {"work_mem": "4MB"}},
         "swapfile": {"path": os.path.join(tmp, "swapfile"), "size": "16M", "state": "present"},
