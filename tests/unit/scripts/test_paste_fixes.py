@@ -22,6 +22,8 @@ ENTRY = fixes.proposed_logrotate_entry("/var/www/shop/log", ["/var/www/shop/log/
 @pytest.mark.parametrize("command", [
     fixes.logrotate_dropin_command(ENTRY),  # rm/rmdir only of its own mktemp directory
     fixes.docker_memory_limit_command("hog", 700 * MIB),
+    fixes.daemon_json_command("absent", "50m", 3),  # the restart of dockerd is a comment: the user's, when quiet
+    fixes.daemon_json_command("daemon.json", "50m", 3),
     fixes.docker_diagnose_command("crashloop"),
     fixes.systemd_diagnose_command("app.service"),
     fixes.docker_shm_command("db", 256 * MIB),  # comments only: "docker compose up -d" is in a comment
@@ -48,8 +50,6 @@ def test_pasted(command):
     ("sudo journalctl --rotate --vacuum-size=500M", "deletes-data", "vacuum"),
     ("psql -X <<'SQL'\nDROP TABLE t;\nSQL", "deletes-data", "DROP"),
     ("truncate -s 0 /var/log/big.log", "deletes-data", "truncate"),
-    (fixes.daemon_json_command("absent", "50m", 3), "restarts-service", "systemctl restart docker"),
-    (fixes.daemon_json_command("file", "50m", 3), "restarts-service", "systemctl restart docker"),
     (fixes.restart_command({"method": "docker", "container": "app-db-1"}), "restarts-service", "docker restart"),
     (fixes.restart_command({"method": "local_socket"}), "restarts-service", "systemctl restart postgresql"),
     ("sudo service nginx reload", "restarts-service", "service nginx reload"),
