@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 # Copyright: hostcare.vps contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Paste every fix command of an audit report into the host it was written for, the way a user would, and check
