@@ -307,7 +307,7 @@ def main(argv):
         "pasted": first, "skipped": decided["skip"],
         "checks": {name: {"before": before.get(name, [None])[0], "after": after[name][0], "after_again": after_again[name][0],
                           "detail": after_again[name][1]} for name in after if not name.startswith("_")},
-        "logrotate_debug": run(["logrotate", "-d", "/etc/logrotate.conf"])[2][-20000:],
+        "logrotate_considered": re.findall(r"^considering log (\S+)", run(["logrotate", "-d", "/etc/logrotate.conf"])[2], re.MULTILINE),
         "changed_by_second_paste": changed, "problems": problems}, indent=1))
     return 0
 
