@@ -279,6 +279,7 @@ def main(argv):
     if len(argv) != 2:
         print(__doc__, file=sys.stderr)
         return 2
+    started = time.monotonic()
     with open(argv[1], encoding="utf-8") as handle:
         decided = plan(json.load(handle))
     before = checks()
@@ -308,7 +309,7 @@ def main(argv):
         "checks": {name: {"before": before.get(name, [None])[0], "after": after[name][0], "after_again": after_again[name][0],
                           "detail": after_again[name][1]} for name in after if not name.startswith("_")},
         "logrotate_considered": re.findall(r"^considering log (\S+)", run(["logrotate", "-d", "/etc/logrotate.conf"])[2], re.MULTILINE),
-        "changed_by_second_paste": changed, "problems": problems}, indent=1))
+        "changed_by_second_paste": changed, "problems": problems, "seconds": round(time.monotonic() - started, 1)}, indent=1))
     return 0
 
 
