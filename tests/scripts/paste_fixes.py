@@ -1,8 +1,8 @@
 # Copyright: hostcare.vps contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Paste every fix command of an audit report into the host it was written for, the way a user would, and check
-that the host is still consistent. Run by extensions/molecule/shared/paste_fixes.yml on each audit scenario's test
-host (as root); stdlib only.
+that the host is still consistent. Run by extensions/molecule/shared/tasks/paste_fixes.yml on each audit
+scenario's test host (as root); stdlib only.
 
     paste_fixes.py REPORT.json          paste, check, print one JSON document (the verdict: "problems")
     paste_fixes.py --plan REPORT.json   only the classification below, nothing is run (anywhere)
