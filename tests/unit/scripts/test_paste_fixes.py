@@ -13,7 +13,7 @@ import pytest
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "scripts"))
 from paste_fixes import classify, code_lines, plan  # noqa: E402  pylint: disable=wrong-import-position
 
-from ansible_collections.hostcare.vps.plugins.plugin_utils import _audit_fixes as fixes  # noqa: E402
+from ansible_collections.hostcare.vps.plugins.plugin_utils import _audit_fixes as fixes  # noqa: E402  pylint: disable=wrong-import-position
 
 MIB = 1048576
 ENTRY = fixes.proposed_logrotate_entry("/var/www/shop/log", ["/var/www/shop/log/production.log"], 50 * MIB)
