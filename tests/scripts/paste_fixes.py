@@ -169,11 +169,11 @@ def fingerprint():
     """What a second paste must leave as the first left it (see the module's docstring)."""
     rows = _tree("/etc")
     if docker_running():
-        rc, out, _ = run("docker ps -aq | xargs -r docker inspect --format '{{.Name}} {{json .HostConfig}}'")
+        rc, out = run("docker ps -aq | xargs -r docker inspect --format '{{.Name}} {{json .HostConfig}}'")[:2]
         rows += ["docker " + line for line in sorted(out.splitlines())] if rc == 0 else ["docker inspect failed"]
         rows += ["image " + line for line in sorted(run(["docker", "image", "ls", "-aq", "--no-trunc"])[1].split())]
-        rc, out, _ = run("for c in $(docker ps -q); do docker exec \"$c\" sh -c 'cat \"$PGDATA/postgresql.auto.conf\"' "
-                         "2>/dev/null | sed \"s/^/$c /\"; done")
+        out = run("for c in $(docker ps -q); do docker exec \"$c\" sh -c 'cat \"$PGDATA/postgresql.auto.conf\"' "
+                  "2>/dev/null | sed \"s/^/$c /\"; done")[1]
         rows += ["container-pg " + line for line in out.splitlines()]
     for root, _dirs, files in os.walk("/var/lib/postgresql"):
         if "postgresql.auto.conf" in files:
@@ -186,8 +186,8 @@ def _containers():
     """{name: (running, restart_count, started_at)} of every container, {} without a running daemon."""
     if not docker_running():
         return {}
-    rc, out, _ = run("docker ps -aq | xargs -r docker inspect --format "
-                     "'{{.Name}} {{.State.Running}} {{.RestartCount}} {{.State.StartedAt}}'")
+    rc, out = run("docker ps -aq | xargs -r docker inspect --format "
+                  "'{{.Name}} {{.State.Running}} {{.RestartCount}} {{.State.StartedAt}}'")[:2]
     result = {}
     for line in out.splitlines() if rc == 0 else []:
         name, running, count, started = line.split()

@@ -525,9 +525,9 @@ def test_the_daemon_json_fixes_are_safe_to_paste_twice(tmp_path, dockerd_help, c
     merged = tmp_path / "merged.json"
     merged.write_text('{"live-restore": true}')
     command = daemon_json_command("daemon.json", "10m", "3")
-    for _ in range(2):
+    for paste_number in (1, 2):
         run = _paste(command, merged, tmp_path, dockerd_help)
-        assert run.returncode == 0, run.stderr
+        assert run.returncode == 0, f"paste {paste_number}: {run.stderr}"
         assert checked in run.stdout
     assert json.loads(merged.read_text()) == {"live-restore": True, "log-opts": {"max-size": "10m", "max-file": "3"}}
     assert (tmp_path / "merged.json.hostcare-bak").read_text() == '{"live-restore": true}'
