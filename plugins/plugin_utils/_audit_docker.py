@@ -20,6 +20,7 @@ from ansible_collections.hostcare.vps.plugins.plugin_utils import _audit as core
 from ansible_collections.hostcare.vps.plugins.plugin_utils._audit import rule
 from ansible_collections.hostcare.vps.plugins.plugin_utils._audit_fixes import (
     command_lines,
+    daemon_json_check_command,
     daemon_json_command,
     docker_log_role_vars,
     docker_log_size,
@@ -371,7 +372,7 @@ def rule_docker_daemon_log_opts(facts, limits):
             recommendation="Fix the file now, while the daemon still runs; the commands only read it.",
             risk="safe",
             command=(f"sudo python3 -m json.tool {DAEMON_JSON}   # shows where the JSON breaks\n"
-                     f"sudo dockerd --validate --config-file {DAEMON_JSON}   # Docker 23+"))]
+                     + daemon_json_check_command()))]
     if source == "unreadable" or not isinstance(opts, Mapping):
         return [core.make_finding(
             "docker.daemon_json_unreadable", "info", "Docker's default log options not checked",

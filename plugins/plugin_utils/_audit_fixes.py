@@ -200,19 +200,31 @@ def docker_log_role_vars(max_size, max_file):
     return {"hostcare_logrotate_docker_max_size": max_size, "hostcare_logrotate_docker_max_file": int(max_file)}
 
 
+def daemon_json_check_command(path=DAEMON_JSON):
+    """A read-only check of ``path``: `dockerd --validate` where dockerd has it (Docker 23+), else that it parses as
+    JSON (Debian 12's docker.io 20.10 answers "unknown flag: --validate")."""
+    return (f"if sudo dockerd --help 2>/dev/null | grep -q -- --validate; then sudo dockerd --validate --config-file {path}; "
+            f"else sudo python3 -m json.tool {path} >/dev/null && echo '{path}: valid JSON (this dockerd has no --validate)'; fi")
+
+
 def daemon_json_command(log_opts_source, max_size, max_file):
-    """Commands setting the default log-opts in /etc/docker/daemon.json without losing other settings."""
+    """Commands setting the default log-opts in /etc/docker/daemon.json without losing other settings, safe to paste
+    (twice too): the file is created only when absent, the copy of an existing one is taken once, the result is
+    checked; the restart of dockerd that applies it is left to the user (a comment), for a quiet moment."""
     if log_opts_source == "absent":
-        write = ("# only when the file does not exist yet (test ! -e):\n"
-                 f"test ! -e {DAEMON_JSON} && sudo tee {DAEMON_JSON} >/dev/null <<'EOF'\n"
+        write = ("# only when the file does not exist yet:\n"
+                 "(set -e\n"
+                 f" if sudo test -e {DAEMON_JSON}; then echo '{DAEMON_JSON} exists: not overwritten'; exit 1; fi\n"
+                 f" sudo tee {DAEMON_JSON} >/dev/null <<'EOF'\n"
                  "{\n"
                  f"  \"log-opts\": {{\"max-size\": \"{max_size}\", \"max-file\": \"{max_file}\"}}\n"
                  "}\n"
-                 "EOF")
+                 "EOF\n")
     else:
-        write = ("# keep a copy, then add the two options to the existing settings:\n"
-                 f"sudo cp -p {DAEMON_JSON} {DAEMON_JSON}.hostcare-bak\n"
-                 "sudo python3 - <<'EOF'\n"
+        write = ("# keep a copy (the first one: pasting again keeps it), then add the two options to the existing settings:\n"
+                 "(set -e\n"
+                 f" sudo test -e {DAEMON_JSON}.hostcare-bak || sudo cp -p {DAEMON_JSON} {DAEMON_JSON}.hostcare-bak\n"
+                 " sudo python3 - <<'EOF'\n"
                  "import json\n"
                  f"path = \"{DAEMON_JSON}\"\n"
                  "with open(path) as handle:\n"
@@ -223,12 +235,11 @@ def daemon_json_command(log_opts_source, max_size, max_file):
                  "with open(path, \"w\") as handle:\n"
                  "    json.dump(config, handle, indent=2)\n"
                  "    handle.write(\"\\n\")\n"
-                 "EOF")
-    return (f"{write}\n"
-            f"sudo dockerd --validate --config-file {DAEMON_JSON}   # Docker 23+: checks the file\n"
+                 "EOF\n")
+    return (f"{write} {daemon_json_check_command()})\n"
             "# dockerd reads it at start. A restart stops and starts every container unless \"live-restore\": true\n"
-            "# is set (docker info | grep -i 'live restore'): do it in a quiet moment.\n"
-            "sudo systemctl restart docker")
+            "# is set (docker info | grep -i 'live restore'): do it yourself, in a quiet moment:\n"
+            "#   sudo systemctl restart docker")
 
 # --------------------------------------------------------------------------------------------- workload
 

@@ -564,8 +564,8 @@ def rule_postgres_pending_restart(facts, limits):
             f"WHERE name IN ({quoted});"])
         command = ("# the values waiting in the files, and any error in them (an error there stops the restart):\n"
                    f"{check}\n"
-                   "# in a maintenance window (PostgreSQL is down for a few seconds):\n"
-                   f"{restart_command(item['connection'])}")
+                   "# then, in a maintenance window (PostgreSQL is down for a few seconds; not run by pasting this):\n"
+                   f"#   {restart_command(item['connection']).lstrip('# ')}")
         findings.append(core.make_finding(
             "postgres.pending_restart", "warning",
             f"{_title(item)}: {core.plural(len(names), 'setting')} waiting for a restart: {', '.join(names)}",

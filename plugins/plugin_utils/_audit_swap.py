@@ -220,6 +220,12 @@ def rule_swappiness(facts, limits):
     target = limits["swappiness_target"]
     command = (f"sudo sysctl -w vm.swappiness={target} && \\\n"
                f"  echo 'vm.swappiness = {target}' | sudo tee /etc/sysctl.d/90-hostcare-swappiness.conf")
+    runtime, _note = container_note(facts)
+    if runtime:
+        # Inside a container vm.swappiness is the host's and sysctl -w is refused ("permission denied"): the same
+        # command, for the host, as comments (pasting it here changes nothing instead of failing).
+        command = (f"# on the host this {runtime} container runs on, not in here (sysctl -w is refused inside):\n"
+                   + "\n".join(f"#   {line}" for line in command.splitlines()))
     if value is None:
         return [core.make_finding(
             "swap.swappiness_unknown", "info", "vm.swappiness not checked: unreadable",

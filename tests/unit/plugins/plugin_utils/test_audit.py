@@ -357,6 +357,19 @@ def test_container_notes_in_evidence():
             assert "container_note" not in item["evidence"]
 
 
+def test_swappiness_in_a_container_is_a_command_for_the_host_as_comments():
+    """Pasted inside a container, `sysctl -w vm.swappiness` fails ("permission denied": the kernel is the host's):
+    the command is given for the host, as comments, so that pasting it in the container changes nothing."""
+    item = one(build_findings({"swap": load("swap_container"), "disk": load("disk_healthy")}), "swap.swappiness_high")
+    lines = item["fix"]["command"].splitlines()
+    assert lines[0] == "# on the host this docker container runs on, not in here (sysctl -w is refused inside):"
+    assert lines[1:] == ["#   sudo sysctl -w vm.swappiness=10 && \\",
+                         "#     echo 'vm.swappiness = 10' | sudo tee /etc/sysctl.d/90-hostcare-swappiness.conf"]
+    assert subprocess.run(["bash", "-c", item["fix"]["command"]], check=False).returncode == 0
+    outside = one(build_findings(with_swap(total=2 * GIB, swappiness=60)), "swap.swappiness_high")
+    assert outside["fix"]["command"].startswith("sudo sysctl -w vm.swappiness=10 && \\\n")
+
+
 def test_no_container_no_note():
     findings = build_findings(healthy())
     assert "host.container" not in ids(findings)

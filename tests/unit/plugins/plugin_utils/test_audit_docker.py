@@ -460,9 +460,12 @@ def test_daemon_log_opts(changes, expected, severity):
 def test_daemon_json_is_created_only_when_absent():
     item = one(build_findings(with_daemon(log_opts={}, log_opts_source="absent")), "docker.daemon_log_opts")
     command = item["fix"]["command"]
-    assert "test ! -e /etc/docker/daemon.json && sudo tee /etc/docker/daemon.json" in command
+    assert "if sudo test -e /etc/docker/daemon.json; then echo '/etc/docker/daemon.json exists: not overwritten'; exit 1; fi" in command
+    assert "sudo tee /etc/docker/daemon.json" in command
     assert '"log-opts": {"max-size": "10m", "max-file": "3"}' in command
-    assert "sudo systemctl restart docker" in command
+    # the restart is the user's, in a quiet moment: a comment, never run by pasting the block
+    assert "#   sudo systemctl restart docker" in command
+    assert not [line for line in command.splitlines() if "systemctl" in line and not line.startswith("#")]
     assert "live-restore" in command and "live-restore" in item["recommendation"]
     assert "Only containers created afterwards" in item["recommendation"]
     assert item["evidence"]["proposed_log_opts"] == {"max-size": "10m", "max-file": "3"}
@@ -473,7 +476,7 @@ def test_existing_daemon_json_is_merged_not_overwritten():
     item = one(build_findings(with_daemon(log_opts={"max-file": "5"}, log_opts_source="daemon.json")),
                "docker.daemon_log_opts")
     command = item["fix"]["command"]
-    assert "sudo cp -p /etc/docker/daemon.json /etc/docker/daemon.json.hostcare-bak" in command
+    assert "sudo test -e /etc/docker/daemon.json.hostcare-bak || sudo cp -p /etc/docker/daemon.json /etc/docker/daemon.json.hostcare-bak" in command
     assert 'options.setdefault("max-size", "10m")' in command
     assert "tee /etc/docker/daemon.json" not in command
 
@@ -486,6 +489,48 @@ def test_the_daemon_json_merge_keeps_other_settings(tmp_path):
     script = script.replace('"/etc/docker/daemon.json"', repr(str(path)))
     subprocess.run(["python3", "-c", script], check=True)
     assert json.loads(path.read_text()) == {"live-restore": True, "log-opts": {"max-file": "5", "max-size": "10m"}}
+
+
+def _paste(command, path, tmp_path, dockerd_help):
+    """Run a daemon.json fix as pasted, with sudo left out, the file at ``path`` and a dockerd printing ``dockerd_help``."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir(exist_ok=True)
+    (bin_dir / "dockerd").write_text(f"#!/bin/sh\n[ \"$1\" = --help ] && echo '{dockerd_help}' && exit 0\n"
+                                     f"python3 -m json.tool \"$3\" >/dev/null && echo 'configuration OK'\n")
+    (bin_dir / "dockerd").chmod(0o755)
+    script = command.replace("sudo ", "").replace("/etc/docker/daemon.json", str(path))
+    env = {**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}"}
+    return subprocess.run(["bash", "-c", script], capture_output=True, text=True, env=env, check=False)
+
+
+@pytest.mark.skipif(shutil.which("python3") is None, reason="needs python3")
+@pytest.mark.parametrize("dockerd_help, checked", [
+    ("Usage: dockerd [OPTIONS]", "valid JSON (this dockerd has no --validate)"),  # Debian 12's docker.io 20.10
+    ("      --validate   Validate daemon configuration and exit", "configuration OK"),  # Docker 23+
+])
+def test_the_daemon_json_fixes_are_safe_to_paste_twice(tmp_path, dockerd_help, checked):
+    """Pasted as printed: the file is created once (pasting again refuses and changes nothing), an existing one is
+    merged with its first copy kept, the result is checked with what this dockerd offers, and nothing restarts."""
+    created = tmp_path / "created.json"
+    command = daemon_json_command("absent", "10m", "3")
+    first = _paste(command, created, tmp_path, dockerd_help)
+    assert first.returncode == 0, first.stderr
+    assert checked in first.stdout
+    text = created.read_text()
+    assert json.loads(text) == {"log-opts": {"max-size": "10m", "max-file": "3"}}
+    again = _paste(command, created, tmp_path, dockerd_help)
+    assert again.returncode == 1 and "exists: not overwritten" in again.stdout
+    assert created.read_text() == text
+
+    merged = tmp_path / "merged.json"
+    merged.write_text('{"live-restore": true}')
+    command = daemon_json_command("daemon.json", "10m", "3")
+    for paste_number in (1, 2):
+        run = _paste(command, merged, tmp_path, dockerd_help)
+        assert run.returncode == 0, f"paste {paste_number}: {run.stderr}"
+        assert checked in run.stdout
+    assert json.loads(merged.read_text()) == {"live-restore": True, "log-opts": {"max-size": "10m", "max-file": "3"}}
+    assert (tmp_path / "merged.json.hostcare-bak").read_text() == '{"live-restore": true}'
 
 
 def test_proposed_log_opts_follow_the_thresholds():

@@ -496,10 +496,13 @@ def test_pending_restart_names_the_settings():
     assert native["title"] == "PostgreSQL (native): 1 setting waiting for a restart: shared_buffers"
     assert native["severity"] == "warning" and native["risk"] == "caution"
     assert "pg_file_settings WHERE name IN ('shared_buffers')" in native["fix"]["command"]
-    assert native["fix"]["command"].splitlines()[-1].startswith("sudo systemctl restart postgresql")
+    # the restart is the user's, in a maintenance window: a comment, never run by pasting the block
+    assert native["fix"]["command"].splitlines()[-1].startswith("#   sudo systemctl restart postgresql")
     assert "maintenance window" in native["recommendation"]
     assert container["evidence"]["settings"] == ["max_connections"]
-    assert container["fix"]["command"].endswith("docker restart app-db-1")
+    assert container["fix"]["command"].endswith("\n#   docker restart app-db-1")
+    for item in (native, container):
+        assert not [line for line in item["fix"]["command"].splitlines() if "restart" in line and not line.startswith("#")]
 
 
 def test_nothing_pending_no_finding():
