@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from ansible_collections.hostcare.vps.plugins.module_utils import _validate
+from ansible_collections.hostcare.vps.plugins.module_utils._units import format_size
 from ansible_collections.hostcare.vps.plugins.plugin_utils._audit import DEFAULT_THRESHOLDS
 from ansible_collections.hostcare.vps.plugins.plugin_utils._audit_host import system_ram
 from ansible_collections.hostcare.vps.plugins.plugin_utils._pg_plan import container_memory_limit, instance_recommendation
@@ -48,7 +49,7 @@ def _checked(pg, swap, workload_facts, instances, workload, memory_limit):
 
 def recommendation(pg, swap, instances=1, workload=None, memory_limit=None, workload_facts=None, container=None):
     """{settings: {name: value as PGTune prints it}, budget: {bytes, source, reason, ...}, fitted, warnings,
-    ram_bytes, ram_source}.
+    ram_bytes, ram_source, summary (one line saying the budget, why, and which memory limit was used)}.
 
     ``pg``: the hostcare_postgres fact (pg_settings_facts); ``swap``: the hostcare_swap fact (swap_facts), whose
     MemTotal, capped by the container limit, is the one RAM the audit sizes for; ``workload_facts``: the
@@ -74,8 +75,11 @@ def recommendation(pg, swap, instances=1, workload=None, memory_limit=None, work
                                   f"({ram} bytes of RAM shared by {instances} instance(s), instances"
                                   f"{', minus what the rest uses' if workload_facts is not None else ''}"
                                   f"{f', memory_limit {limit}' if limit is not None else ''}): nothing to size")
+    budget = plan["budget"]
+    summary = (f"{format_size(budget['bytes'])} for PostgreSQL: {budget['reason']}; memory limit: "
+               f"{budget.get('memory_limit_source') or 'none (not reached through docker exec)'}")
     known = pg.get("settings") or {}
     settings = {name: value for name, value in plan["tune"]["settings"].items() if name in known}
     return {"settings": settings, "budget": plan["budget"], "fitted": plan["fitted"],
             "warnings": list(plan["tune"].get("warnings") or []), "ram_bytes": plan["ram_bytes"],
-            "ram_source": plan["ram_source"]}
+            "ram_source": plan["ram_source"], "summary": summary}

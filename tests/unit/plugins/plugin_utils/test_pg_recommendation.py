@@ -207,6 +207,9 @@ def test_the_role_and_the_audit_give_the_same_numbers_on_a_shared_host(recorded_
         assert budget["memory_limit_source"] == "container db HostConfig.Memory"
         assert role["ram_bytes"] == pg_limit and role["ram_source"] == "container memory limit"
         assert "below the host's budget" in budget["reason"] and "measured in the other processes" in budget["reason"]
+        assert role["summary"].startswith("2.0 GiB for PostgreSQL: the memory limit 2.0 GiB (container db "
+                                          "HostConfig.Memory)")
+        assert role["summary"].endswith("; memory limit: container db HostConfig.Memory")
     else:
         assert budget["source"] == "measured" and budget["measured_other_bytes"] == measured
         floor = ram // 4 // instances
