@@ -48,11 +48,13 @@ def pg_diff(facts, /, recommendation=None, **unknown):
     return compute_pg_diff(facts, recommendation)
 
 
-def pg_recommendation(facts, /, swap=None, instances=1, workload=None, memory_limit=None, **unknown):
+def pg_recommendation(facts, /, swap=None, instances=1, workload=None, memory_limit=None, workload_facts=None,
+                      container=None, **unknown):
     """The audit's recommendation (postgres.memory_defaults) for the instance of the hostcare_postgres fact."""
-    refuse_unknown_arguments("pg_recommendation", unknown, ("swap", "instances", "workload", "memory_limit"))
+    refuse_unknown_arguments("pg_recommendation", unknown, ("swap", "instances", "workload", "memory_limit",
+                                                            "workload_facts", "container"))
     try:
-        return compute_recommendation(facts, swap, instances, workload, memory_limit)
+        return compute_recommendation(facts, swap, instances, workload, memory_limit, workload_facts, container)
     except RecommendationError as error:
         _fail("pg_recommendation", str(error))
     return None  # pragma: no cover - _fail raises

@@ -26,33 +26,20 @@ from ansible_collections.hostcare.vps.plugins.plugin_utils._audit_fixes import (
     role_vars_lines,
     sql_command,
 )
-from ansible_collections.hostcare.vps.plugins.plugin_utils._audit_host import measured_other_memory, system_ram
+from ansible_collections.hostcare.vps.plugins.plugin_utils._audit_host import system_ram
 from ansible_collections.hostcare.vps.plugins.plugin_utils._audit_pg_instances import (
     NATIVE_LABEL,
     available_instances,
-    int_setting,
     postgres_instances,
     setting_row,
     sharing_unreadable,
 )
-from ansible_collections.hostcare.vps.plugins.plugin_utils._pg_budget import MEASURED_FLOOR_SHARE, measured_share
-from ansible_collections.hostcare.vps.plugins.plugin_utils._pg_diff import pg_diff
-from ansible_collections.hostcare.vps.plugins.plugin_utils._pg_memory import (
-    CRITICAL_PERCENT,
-    WARNING_PERCENT,
-    WORK_MEM_FACTOR,
-    fit_to_budget,
-    model_settings,
-    with_values,
-)
+from ansible_collections.hostcare.vps.plugins.plugin_utils._pg_memory import fit_to_budget, model_settings
 from ansible_collections.hostcare.vps.plugins.plugin_utils._pg_memory import memory_model as model_of
-from ansible_collections.hostcare.vps.plugins.plugin_utils._pg_tune import (
-    MIN_CONNECTIONS,
-    PgTuneError,
-    VERSIONS,
-    format_pg_kb,
-    normalise_inputs,
-    pg_tune,
+from ansible_collections.hostcare.vps.plugins.plugin_utils._pg_plan import (
+    container_memory_limit,
+    instance_recommendation,
+    model_limits,
 )
 
 
@@ -113,75 +100,6 @@ def _close(recommended, current):
     return abs(recommended - current) <= current * DEFAULT_TOLERANCE
 
 
-def _tune_version(pg):
-    """PostgreSQL major of the facts, within PGTune's range (10-18), or None (PGTune's default)."""
-    major = core.as_number(core.as_dict(pg.get("version")).get("major")) if isinstance(pg, Mapping) else None
-    if major is None:
-        return None
-    return min(max(int(major), VERSIONS[0]), VERSIONS[-1])
-
-
-def model_limits(limits=None):
-    """(work_mem factor, warning percent, critical percent) of the one memory model, from the audit thresholds."""
-    limits = limits or {}
-    return (limits.get("postgres_work_mem_factor", WORK_MEM_FACTOR),
-            limits.get("postgres_memory_warning_percent", WARNING_PERCENT),
-            limits.get("postgres_memory_critical_percent", CRITICAL_PERCENT))
-
-
-def _fit(tune, pg, budget_bytes, limits):
-    """PGTune's values lowered (work_mem, then max_connections) until the memory model of the server with them
-    applied is under the warning share of ``budget_bytes``: the audit never recommends what it then flags."""
-    factor, warning, _critical = model_limits(limits)
-    settings = with_values(model_settings(core.as_dict(pg).get("settings")), tune["values"])
-    changes = fit_to_budget(settings, budget_bytes, factor, warning)[1]
-    for name, value in changes.items():
-        tune["values"][name] = value
-        tune["settings"][name] = format_pg_kb(value // 1024) if name == "work_mem" else str(value)
-    return {f"{name}_bytes" if name == "work_mem" else name: value for name, value in changes.items()}
-
-
-def recommend_settings(pg, ram_bytes, ram_source="MemTotal", instances=1, limits=None, measured_other=None,
-                       workload=None):
-    """hostcare.vps.pg_tune's recommendation for one instance of ``instances`` sharing ``ram_bytes`` (the machine's
-    RAM, already capped by a container limit), fitted to the one memory model (``limits``: the audit thresholds):
-    {tune, diff, budget, fitted}, or None when the budget is below PGTune's 512MB. The instance's own
-    max_connections and version are kept unless the fit lowers them; the workload is PGTune's default (web)
-    unless ``workload`` names another (hostcare.vps.postgresql_tune)."""
-    inputs = {"memory": int(ram_bytes), "version": _tune_version(pg)}
-    if workload is not None:
-        inputs["workload"] = workload
-    connections = int_setting(pg, "max_connections") if isinstance(pg, Mapping) else None
-    if connections is not None and connections >= MIN_CONNECTIONS:
-        inputs["max_connections"] = connections
-    if instances > 1:
-        inputs["memory_share"] = 1.0 / instances
-    measured_reason = None
-    if measured_other is not None:  # hostcare.vps.workload_facts measured the rest: RAM minus it, with a floor
-        floor = (limits or {}).get("postgres_budget_floor_share", MEASURED_FLOOR_SHARE)
-        inputs["memory_share"], measured_reason = measured_share(int(ram_bytes), measured_other, instances,
-                                                                 floor_share=floor)
-    try:
-        tune = pg_tune(normalise_inputs(inputs))
-    except PgTuneError:
-        return None
-    ram_text = "the container memory limit" if ram_source == "container memory limit" else "RAM"
-    budget = dict(tune.get("budget") or {})
-    if not budget:
-        budget = {"bytes": int(ram_bytes), "source": "memory_limit" if ram_source == "container memory limit"
-                  else "total", "reason": f"all of the {ram_text} ({format_size(ram_bytes)})"}
-    elif measured_reason is not None:
-        budget.update(source="measured", reason=measured_reason, measured_other_bytes=int(measured_other))
-    else:
-        budget["reason"] = f"{format_size(ram_bytes)} of {ram_text} divided among {instances} PostgreSQL instances"
-    fitted = _fit(tune, pg, budget["bytes"], limits)
-    diff = None
-    if isinstance(pg, Mapping) and pg.get("available") and isinstance(pg.get("settings") or {}, Mapping):
-        factor, warning, critical = model_limits(limits)
-        diff = pg_diff(pg, tune, factor, warning, critical)
-    return {"tune": tune, "diff": diff, "budget": budget, "fitted": fitted}
-
-
 def recommended_settings(diff):
     """{name: {current, recommended, restart, change}} from a pg_diff result (settings the server has)."""
     result = {}
@@ -231,6 +149,15 @@ def rule_postgres_available(facts, limits):
 # --------------------------------------------------------------------------------------------- memory
 
 
+def _container_limit(facts, item):
+    """(bytes, source) of the instance's own container memory limit, as the role reads it; (None, None) when it
+    has none or the workload facts cannot tell (then the host's budget alone, as before)."""
+    try:
+        return container_memory_limit(facts, item["facts"], item["connection"].get("container"))
+    except LookupError:
+        return None, None
+
+
 @rule("postgres.memory_defaults", needs=("postgres",))
 def rule_postgres_memory_defaults(facts, limits):
     """shared_buffers / effective_cache_size / maintenance_work_mem still at PostgreSQL's defaults on a
@@ -247,7 +174,7 @@ def rule_postgres_memory_defaults(facts, limits):
     for item in instances:
         pg = item["facts"]
         base = {"instance": item["label"], **core.size_evidence("ram", ram), "ram_source": ram_source}
-        plan = (recommend_settings(pg, ram, ram_source, sharing, limits, measured_other_memory(facts)[0])
+        plan = (instance_recommendation(facts, pg, sharing, limits, None, *_container_limit(facts, item))
                 if ram >= minimum else None)
         if plan is not None:
             base.update({"budget": plan["budget"], "recommended_settings": recommended_settings(plan["diff"]),

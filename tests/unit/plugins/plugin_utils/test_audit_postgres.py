@@ -23,9 +23,9 @@ from ansible_collections.hostcare.vps.plugins.plugin_utils._audit_pg_instances i
 )
 from ansible_collections.hostcare.vps.plugins.plugin_utils._audit_postgres import (
     memory_model,
-    recommend_settings,
     recommended_settings,
 )
+from ansible_collections.hostcare.vps.plugins.plugin_utils._pg_plan import recommend_settings
 from ansible_collections.hostcare.vps.plugins.module_utils._swap_sizing import GIB, MIB
 
 FIXTURES = os.path.join(os.path.dirname(__file__), "..", "..", "..", "fixtures", "audit")
