@@ -20,6 +20,7 @@ ARGUMENT_SPEC = {
     "reports": {"type": "list", "elements": "raw"},
     "not_audited": {"type": "list", "elements": "str", "default": []},
     "workload": {"type": "dict"},
+    "ignore": {"type": "list", "elements": "raw", "default": []},
 }
 
 MUTUALLY_EXCLUSIVE = [("reports", "swap"), ("reports", "disk"), ("reports", "docker"), ("reports", "postgres"),
