@@ -28,8 +28,8 @@ options:
     required: true
   role_vars:
     description:
-      - Overrides, C({role: {variable: value}}); a role as C(swap) or C(hostcare.vps.swap). Each variable must be
-        an option of the role's C(meta/argument_specs.yml); an unknown one fails naming the closest known one.
+      - "Overrides, C({role: {variable: value}}); a role as C(swap) or C(hostcare.vps.swap). Each variable must be
+        an option of the role's C(meta/argument_specs.yml); an unknown one fails naming the closest known one."
     type: dict
     default: {}
   include:
