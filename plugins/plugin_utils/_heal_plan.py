@@ -55,22 +55,25 @@ class NotHealable(Exception):
 # --------------------------------------------------------------------------------------------- heal rules
 
 
-def _swap_none(finding):
+def _swap_none(finding, user):
     evidence = finding["evidence"]
     if not (finding.get("fix") or {}).get("command"):
+        if "hostcare_swap_file" in user:
+            return {}  # the user chose the place (heal_role_vars.swap.hostcare_swap_file); the role checks it
         raise NotHealable("the audit found no place for a swap file here (" + str(
-            evidence.get("swap_fit_reason") or evidence.get("container_note") or "see the finding") + ")")
+            evidence.get("swap_fit_reason") or evidence.get("container_note") or "see the finding")
+            + "); set heal_role_vars.swap.hostcare_swap_file to choose one")
     fits, recommended = evidence.get("swap_fits_bytes"), evidence.get("recommended_swap_bytes")
     if isinstance(fits, int) and isinstance(recommended, int) and 0 < fits < recommended:
         return {"hostcare_swap_size": fits}  # the disk takes only this much: the audit's fitted size
     return {}
 
 
-def _swappiness(finding):
+def _swappiness(finding, _user):
     return {"hostcare_swap_swappiness": finding["evidence"].get("recommended_swappiness", 10)}
 
 
-def _role_vars(finding):
+def _role_vars(finding, _user):
     role_vars = finding["evidence"].get("role_vars")
     if not isinstance(role_vars, Mapping):
         raise NotHealable("the role has no automatic fix for this finding (no evidence.role_vars): see its "
@@ -78,12 +81,12 @@ def _role_vars(finding):
     return dict(role_vars)
 
 
-def _keep(finding):
+def _keep(finding, _user):
     keep = finding["evidence"].get("keep")
     return {"hostcare_docker_cleanup_keep": keep} if isinstance(keep, int) else {}
 
 
-def _stopped(finding):
+def _stopped(finding, _user):
     days = finding["evidence"].get("min_days")
     if not isinstance(days, (int, float)) or days < 0:
         raise NotHealable("the finding does not say how long its containers have been stopped (evidence.min_days)")
@@ -91,7 +94,7 @@ def _stopped(finding):
 
 
 def _not_by_role(why):
-    def rule(_finding):
+    def rule(_finding, _user):
         raise NotHealable(why)
     return rule
 
@@ -109,15 +112,15 @@ HEALS = {
     "disk.journal_growing": (ROLE_LOGROTATE, _role_vars),
     "docker.logs_uncapped": (ROLE_LOGROTATE, _role_vars),
     "docker.daemon_log_opts": (ROLE_LOGROTATE, _role_vars),
-    "docker.reclaimable": (ROLE_DOCKER_CLEANUP, lambda finding: {}),
+    "docker.reclaimable": (ROLE_DOCKER_CLEANUP, lambda finding, user: {}),
     "docker.old_tags": (ROLE_DOCKER_CLEANUP, _keep),
-    "docker.dangling_images": (ROLE_DOCKER_CLEANUP, lambda finding: {}),
+    "docker.dangling_images": (ROLE_DOCKER_CLEANUP, lambda finding, user: {}),
     "docker.stopped_containers": (ROLE_DOCKER_CLEANUP, _stopped),
     "docker.unused_volumes": (ROLE_DOCKER_CLEANUP, _not_by_role(
         "volumes hold data: the heal never removes them (the role does only with two explicit confirmations)")),
     "postgres.memory_defaults": (ROLE_POSTGRESQL_TUNE, _role_vars),
 }
-"""Finding id -> (role, rule(finding) -> the variables that heal it, or NotHealable). A finding with a fix.role that
+"""Finding id -> (role, rule(finding, the user's overrides of that role) -> the variables that heal it, or NotHealable). A finding with a fix.role that
 is not listed here is healed with its evidence.role_vars when it has them, else it is not healable."""
 
 NEEDS = {
@@ -314,7 +317,7 @@ def plan_heal(report, role_options, overrides=None, include=(), exclude=(), allo
             continue
         heal_role, rule = HEALS.get(finding["id"], (role, _role_vars))
         try:
-            variables = rule(finding)
+            variables = rule(finding, overrides.get(heal_role, {}))
         except NotHealable as why:
             entries.append(_entry(finding, "not_healable", f"{heal_role}: {why}", heal_role))
             continue

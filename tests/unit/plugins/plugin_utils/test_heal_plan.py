@@ -258,3 +258,13 @@ def test_secrets_are_masked_on_the_console():
 def test_the_plan_is_deterministic():
     assert plan(troubled()) == plan(troubled())
     assert json.dumps(plan(troubled()), sort_keys=True)
+
+
+def test_swap_without_a_place_heals_only_where_the_user_says():
+    finding = swap_none(command=None)
+    finding["evidence"]["container_note"] = "Measured inside a docker container"
+    entry = status(plan(report_of(finding)), "swap.none")
+    assert entry["status"] == "not_healable"
+    assert entry["why"].endswith("set heal_role_vars.swap.hostcare_swap_file to choose one")
+    (run,) = plan(report_of(finding), overrides={"swap": {"hostcare_swap_file": "/srv/swap/swapfile"}})["runs"]
+    assert run["vars"]["hostcare_swap_file"] == "/srv/swap/swapfile"
