@@ -310,7 +310,11 @@ def plan_heal(report, role_options, overrides=None, include=(), exclude=(), allo
         if include and finding["id"] not in include:
             entries.append(_entry(finding, "skipped", "not in heal_include", role))
             continue
-        if not role or role not in known_roles:
+        if role and role not in known_roles:
+            entries.append(_entry(finding, "not_healable", f"the heal does not run {role}; run it yourself (see the "
+                                                           "finding's fix)", role))
+            continue
+        if not role:
             by_hand = " (by hand: the finding's command)" if fix.get("command") else ""
             planned = f"; role {fix['planned_role']} is not in this release" if fix.get("planned_role") else ""
             entries.append(_entry(finding, "not_healable", f"no role of this collection fixes it{planned}{by_hand}"))

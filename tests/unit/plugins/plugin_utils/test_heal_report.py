@@ -16,7 +16,7 @@ from ansible_collections.hostcare.vps.plugins.plugin_utils._heal_report import b
 from ansible_collections.hostcare.vps.plugins.plugin_utils._report import build_host_report
 
 sys.path.insert(0, os.path.dirname(__file__))
-from test_heal_plan import DEFAULTS, OPTIONS, pg_defaults, swap_none, swappiness  # noqa: E402  pylint: disable=wrong-import-position
+from test_heal_plan import DEFAULTS, OPTIONS, pg_defaults, swap_none, swappiness  # noqa: E402  pylint: disable=wrong-import-position,import-error
 
 
 def finding(finding_id, severity="warning", role=None, **evidence):
