@@ -138,13 +138,24 @@ STILL_OPEN_NOTES = {
 """Why a healed finding can still be seen by the audit right after the heal (the heal report quotes it)."""
 
 
-def _scope(role, planned_ids):
+def _logrotate_installed(report):
+    """True when the audit found the logrotate binary (facts.disk.logrotate.binary)."""
+    disk = (report.get("facts") or {}).get("disk")
+    logrotate = disk.get("logrotate") if isinstance(disk, Mapping) else None
+    return isinstance(logrotate, Mapping) and bool(logrotate.get("binary"))
+
+
+def _scope(role, planned_ids, report):
     """The variables that turn off the parts of ``role`` that no planned finding asks for."""
     ids = set(planned_ids)
     if role == ROLE_LOGROTATE:
-        return {"hostcare_logrotate_journald": bool(ids & {"disk.journal_large", "disk.journal_growing"}),
-                "hostcare_logrotate_docker": bool(ids & {"docker.logs_uncapped", "docker.daemon_log_opts"}),
-                "hostcare_logrotate_entries": []}
+        scope = {"hostcare_logrotate_journald": bool(ids & {"disk.journal_large", "disk.journal_growing"}),
+                 "hostcare_logrotate_docker": bool(ids & {"docker.logs_uncapped", "docker.daemon_log_opts"}),
+                 "hostcare_logrotate_entries": []}
+        if _logrotate_installed(report):
+            # installed: the package manager is not asked (under --check, apt would still rebuild its cache)
+            scope["hostcare_logrotate_install"] = False
+        return scope
     if role == ROLE_DOCKER_CLEANUP:
         scope = {"hostcare_docker_cleanup_remove_dangling": "docker.dangling_images" in ids}
         if "docker.old_tags" not in ids:
@@ -341,7 +352,7 @@ def plan_heal(report, role_options, overrides=None, include=(), exclude=(), allo
         run = runs.setdefault(run_key, {"role": role, "instance": run_key[1], "vars": {}, "owners": {},
                                         "findings": []})
         if not run["findings"]:
-            run["vars"].update(_scope(role, planned_ids))
+            run["vars"].update(_scope(role, planned_ids, report))
         user = overrides.get(role, {})
         own = {name: value for name, value in variables.items() if name not in user}
         conflict = _merge(run["vars"], finding["id"], own, run["owners"])

@@ -129,6 +129,16 @@ def test_only_the_parts_of_a_role_a_finding_asks_for():
                                                  "why": "not in heal_include"}
 
 
+def test_logrotate_already_installed_is_not_installed_again():
+    report = troubled()
+    report["facts"]["disk"]["logrotate"] = {"binary": "/usr/sbin/logrotate"}
+    (run,) = plan(report, include=["disk.unrotated_logs"])["runs"]
+    assert run["vars"]["hostcare_logrotate_install"] is False
+    report["facts"]["disk"]["logrotate"] = None
+    (run,) = plan(report, include=["disk.unrotated_logs"])["runs"]
+    assert "hostcare_logrotate_install" not in run["vars"]
+
+
 def test_exclude():
     result = plan(troubled(), exclude=["docker.stopped_containers"])
     cleanup = next(run for run in result["runs"] if run["role"] == "hostcare.vps.docker_cleanup")
