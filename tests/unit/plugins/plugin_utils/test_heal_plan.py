@@ -278,3 +278,17 @@ def test_swap_without_a_place_heals_only_where_the_user_says():
     assert entry["why"].endswith("set heal_role_vars.swap.hostcare_swap_file to choose one")
     (run,) = plan(report_of(finding), overrides={"swap": {"hostcare_swap_file": "/srv/swap/swapfile"}})["runs"]
     assert run["vars"]["hostcare_swap_file"] == "/srv/swap/swapfile"
+
+
+@pytest.mark.parametrize("module, spec_name", [("heal_plan", "HEAL_PLAN_SPEC"), ("heal_report", "HEAL_REPORT_SPEC")])
+def test_action_documentation_matches_its_argument_spec(module, spec_name):
+    from ansible_collections.hostcare.vps.plugins.module_utils import _heal_args  # pylint: disable=import-outside-toplevel
+    spec = getattr(_heal_args, spec_name)
+    with open(os.path.join(ROOT, "plugins", "modules", f"{module}.py"), encoding="utf-8") as handle:
+        source = handle.read()
+    documented = yaml.safe_load(source.split('DOCUMENTATION = r"""', 1)[1].split('"""', 1)[0])["options"]
+    assert set(documented) == set(spec)
+    for name, option in spec.items():
+        assert documented[name]["type"] == option["type"], name
+        assert documented[name].get("default") == option.get("default"), name
+        assert documented[name].get("required", False) == option.get("required", False), name
