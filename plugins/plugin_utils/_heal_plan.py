@@ -93,6 +93,11 @@ def _stopped(finding, _user):
     return {"hostcare_docker_cleanup_containers_older_than": f"{int(days)}d"}
 
 
+def _nothing(_finding, _user):
+    """The role's own defaults heal it (the scope turns the part on)."""
+    return {}
+
+
 def _not_by_role(why):
     def rule(_finding, _user):
         raise NotHealable(why)
@@ -112,9 +117,9 @@ HEALS = {
     "disk.journal_growing": (ROLE_LOGROTATE, _role_vars),
     "docker.logs_uncapped": (ROLE_LOGROTATE, _role_vars),
     "docker.daemon_log_opts": (ROLE_LOGROTATE, _role_vars),
-    "docker.reclaimable": (ROLE_DOCKER_CLEANUP, lambda finding, user: {}),
+    "docker.reclaimable": (ROLE_DOCKER_CLEANUP, _nothing),
     "docker.old_tags": (ROLE_DOCKER_CLEANUP, _keep),
-    "docker.dangling_images": (ROLE_DOCKER_CLEANUP, lambda finding, user: {}),
+    "docker.dangling_images": (ROLE_DOCKER_CLEANUP, _nothing),
     "docker.stopped_containers": (ROLE_DOCKER_CLEANUP, _stopped),
     "docker.unused_volumes": (ROLE_DOCKER_CLEANUP, _not_by_role(
         "volumes hold data: the heal never removes them (the role does only with two explicit confirmations)")),
