@@ -120,11 +120,11 @@ def test_split_open_ignored_and_unmatched():
 
 def test_a_narrowed_entry_does_not_hide_what_it_did_not_accept():
     findings = [logs_finding(["web", "legacy"])]
-    open_findings, ignored, _ = apply_ignore(findings, [{"id": "docker.logs_uncapped", "reason": "r",
-                                                         "container": "legacy"}], TODAY)
+    open_findings, ignored, _unmatched = apply_ignore(findings, [{"id": "docker.logs_uncapped", "reason": "r",
+                                                                  "container": "legacy"}], TODAY)
     assert [f["id"] for f in open_findings] == ["docker.logs_uncapped"] and not ignored
-    _, ignored, _ = apply_ignore([logs_finding(["legacy"])], [{"id": "docker.logs_uncapped", "reason": "r",
-                                                               "container": "legacy"}], TODAY)
+    ignored = apply_ignore([logs_finding(["legacy"])], [{"id": "docker.logs_uncapped", "reason": "r",
+                                                         "container": "legacy"}], TODAY)[1]
     assert len(ignored) == 1
 
 
