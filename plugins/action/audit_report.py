@@ -30,6 +30,11 @@ from ansible_collections.hostcare.vps.plugins.plugin_utils._prometheus import re
 from ansible_collections.hostcare.vps.plugins.plugin_utils._report import ReportError
 
 
+def _today():
+    """Today's date (UTC), against which the expiry of the accepted risks (option ignore) is judged."""
+    return datetime.datetime.now(datetime.timezone.utc).date()
+
+
 def _now():
     return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -56,7 +61,8 @@ class ActionModule(ActionBase):
                     results.setdefault(key, {"msg": f"no {key} facts were given to hostcare.vps.audit_report"})
                 facts = facts_from_results(results, postgres_results=args["postgres"], apps=args["apps"],
                                            cpu_count=_cpu_count(args["cpu_count"]))
-                report = host_report(name, facts, thresholds=args["thresholds"], generated_at=_now())
+                report = host_report(name, facts, thresholds=args["thresholds"], generated_at=_now(),
+                                     ignore=args["ignore"], today=_today())
             files = report_files(name, report)
             summary = summary_lines(report, report_path=os.path.join(report_dir, f"{name}.md"),
                                     show_ok=args["show_ok"])

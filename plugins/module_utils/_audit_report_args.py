@@ -21,6 +21,7 @@ ARGUMENT_SPEC = {
     "not_audited": {"type": "list", "elements": "str", "default": []},
     "workload": {"type": "dict"},
     "prometheus": {"type": "bool", "default": False},
+    "ignore": {"type": "list", "elements": "raw", "default": []},
 }
 
 MUTUALLY_EXCLUSIVE = [("reports", "swap"), ("reports", "disk"), ("reports", "docker"), ("reports", "postgres"),

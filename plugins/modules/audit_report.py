@@ -86,6 +86,19 @@ options:
       - Not in fleet mode (O(reports)).
     type: bool
     default: false
+  ignore:
+    description:
+      - Accepted risks (C(audit_ignore) of the audit playbook), each a dict with C(id) (the finding id, required),
+        C(reason) (required, not empty), C(expires) (C(YYYY-MM-DD), optional; the last day the acceptance holds),
+        and optionally C(instance), C(container), C(path), C(unit) or C(app) to accept the finding only when that
+        is all it names (its C(evidence)).
+      - An accepted finding is listed apart (C(ignored) in the report, with its reason and expiry), is not counted
+        in the severities and is never healed. From the day after C(expires) it counts again and says so.
+      - Every entry is checked first; an unknown key or a missing reason fails the task naming the entry.
+      - Mutually exclusive with O(reports).
+    type: list
+    elements: raw
+    default: []
 attributes:
   action:
     support: full

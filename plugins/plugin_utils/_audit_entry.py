@@ -15,6 +15,7 @@ import json
 from collections.abc import Mapping
 
 from ansible_collections.hostcare.vps.plugins.plugin_utils._audit import FACT_SOURCES, LIST_SOURCES, AuditError, as_dict
+from ansible_collections.hostcare.vps.plugins.plugin_utils._audit_ignore import IgnoreError, apply_ignore, check_ignore
 from ansible_collections.hostcare.vps.plugins.plugin_utils._audit_pg_instances import postgres_instances_from_results
 from ansible_collections.hostcare.vps.plugins.plugin_utils._audit_rules import audit_findings
 from ansible_collections.hostcare.vps.plugins.plugin_utils._report import (
@@ -125,13 +126,21 @@ def facts_from_results(results, postgres_results=None, apps=None, cpu_count=None
 # --------------------------------------------------------------------------------------------- output
 
 
-def host_report(host, facts, thresholds=None, generated_at=None):
-    """The host report document (<host>.json) for ``facts``: every rule run, findings most severe first."""
+def host_report(host, facts, thresholds=None, generated_at=None, ignore=None, today=None):
+    """The host report document (<host>.json) for ``facts``: every rule run, findings most severe first.
+    ``ignore``: the accepted risks (audit_ignore entries, checked before anything), judged on ``today``
+    (a date or YYYY-MM-DD; required with ``ignore``)."""
     if not isinstance(host, str) or not host:
         raise AuditError("host must be a non-empty string (use inventory_hostname)")
     check_facts(facts)
-    return build_host_report(host, audit_findings(facts, thresholds=thresholds), generated_at=generated_at,
-                             facts=facts)
+    try:
+        check_ignore(ignore)
+        findings = audit_findings(facts, thresholds=thresholds)
+        findings, ignored, unmatched = apply_ignore(findings, ignore, today) if ignore else (findings, [], [])
+    except IgnoreError as error:
+        raise AuditError(str(error)) from None
+    return build_host_report(host, findings, generated_at=generated_at, facts=facts, ignored=ignored,
+                             ignore_unmatched=unmatched)
 
 
 def fleet_report(reports, generated_at=None, not_audited=None):

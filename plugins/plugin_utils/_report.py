@@ -41,8 +41,9 @@ class ReportError(ValueError):
 # --------------------------------------------------------------------------------------------- documents
 
 
-def build_host_report(host, findings, generated_at=None, facts=None):
-    """The per-host report document (<host>.json)."""
+def build_host_report(host, findings, generated_at=None, facts=None, ignored=(), ignore_unmatched=()):
+    """The per-host report document (<host>.json). ``ignored``: the findings accepted by audit_ignore (listed
+    apart, not counted); ``ignore_unmatched``: the audit_ignore entries that matched no finding (_audit_ignore.py)."""
     ordered = sort_findings(list(findings))
     return {
         "kind": "host",
@@ -53,6 +54,8 @@ def build_host_report(host, findings, generated_at=None, facts=None):
         "worst": worst_severity(ordered),
         "findings": ordered,
         "facts": dict(facts or {}),
+        "ignored": sort_findings(list(ignored)),
+        "ignore_unmatched": list(ignore_unmatched),
     }
 
 
@@ -246,6 +249,10 @@ def _host_markdown(report):
         fix = _fix_lines(item)
         if fix:
             lines.extend(fix + [""])
+        expired = _ignore_text(item)
+        if expired:
+            lines.extend([f"**Accepted risk expired:** {expired}; the finding counts again.", ""])
+    lines.extend(_ignored_markdown(report))
     if passed:
         lines.extend(["## Checks that passed", ""])
         lines.extend(f"- {item.get('title')} (`{item.get('id')}`): {item.get('summary')}" for item in passed)
@@ -254,6 +261,36 @@ def _host_markdown(report):
     lines.extend(f"- **{text.split(':', 1)[0]}**:{text.split(':', 1)[1]}" for text in RISK_TEXT.values())
     lines.append("")
     return "\n".join(lines)
+
+
+def _ignore_text(item):
+    """'reason (until DATE)' of a finding's audit_ignore entry, or None."""
+    ignore = item.get("ignore")
+    if not isinstance(ignore, Mapping):
+        return None
+    match = ", ".join(f"{key} `{value}`" for key, value in sorted((ignore.get("match") or {}).items()))
+    until = f"until {ignore.get('expires')}" if ignore.get("expires") else "no expiry"
+    return f"{ignore.get('reason')} ({until}{', ' + match if match else ''})"
+
+
+def _ignored_markdown(report):
+    ignored = report.get("ignored") or []
+    unmatched = report.get("ignore_unmatched") or []
+    if not (ignored or unmatched):
+        return []
+    lines = ["## Accepted risks (audit_ignore)", ""]
+    if ignored:
+        lines.extend(["Not counted in the severities above and never healed; they count again when they expire.", "",
+                      "| Severity | Finding | Id | Reason |", "| --- | --- | --- | --- |"])
+        for item in ignored:
+            lines.append(f"| {str(item.get('severity')).upper()} | {_md(item.get('title'))} | `{_md(item.get('id'))}` | "
+                         f"{_md(_ignore_text(item))} |")
+        lines.append("")
+    if unmatched:
+        lines.append("Entries of audit_ignore that matched no finding (fixed, or a typo in the id or the narrowing):")
+        lines.extend(f"- `{entry.get('id')}`: {_ignore_text({'ignore': entry})}" for entry in unmatched)
+        lines.append("")
+    return lines
 
 
 def _fleet_markdown(summary):
@@ -322,6 +359,18 @@ def _host_console(report, report_path=None, show_ok=True):
                 lines.append(" " * _TAG_WIDTH + fix)
     if not show_ok and report.get("counts", {}).get("ok"):
         lines.append(f"{_tag('ok')}{report['counts']['ok']} checks passed (listed in the report)")
+    for item in findings:
+        if isinstance(item.get("ignore"), Mapping):
+            lines.append(f"{_tag('expired')}accepted risk of {item.get('id')} expired ({item['ignore'].get('expires')}): "
+                         "it counts again")
+    ignored = report.get("ignored") or []
+    if ignored:
+        lines.append(f"{_tag('ignored')}{len(ignored)} accepted risk(s), not counted: "
+                     + ", ".join(str(item.get("id")) for item in ignored))
+    unmatched = report.get("ignore_unmatched") or []
+    if unmatched:
+        lines.append(f"{_tag('ignored')}audit_ignore entries matching no finding: "
+                     + ", ".join(str(entry.get("id")) for entry in unmatched))
     return [line.replace('"', "'") for line in lines]
 
 
@@ -395,6 +444,10 @@ def check_report(report, where="report"):
         _check_list_of_dicts(f"{where}.findings", findings, required=FINDING_KEYS)
         for index, item in enumerate(findings):
             _check_finding(f"{where}.findings[{index}]", item)
+        ignored = report.get("ignored") or []
+        _check_list_of_dicts(f"{where}.ignored", ignored, required=FINDING_KEYS)
+        for index, item in enumerate(ignored):
+            _check_finding(f"{where}.ignored[{index}]", item)
         return "host"
     for key, required in (("hosts", ("host",)), ("worst_findings", ("host", "id", "severity")),
                           ("by_finding", ("id", "severity"))):

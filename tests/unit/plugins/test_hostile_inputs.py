@@ -252,6 +252,8 @@ def _baseline(name, spec, tmp):
                                 "settings": {"work_mem": "4MB"}},
         "swapfile": {"path": os.path.join(tmp, "swapfile"), "size": "16M", "state": "present"},
         "workload_facts": {"time_budget": 1, "pss": False, "systemd": False},
+        "heal_plan": {"report": {}},
+        "heal_report": {"before": {}, "after": {}, "plan": {}},
     }
     args.update({key: value for key, value in per_module.get(name, {}).items() if key in spec})
     for directory in ("scan", "logs", "state_dir", "protect_state_dir", "config_dir", "hourly_config_dir", "dir",

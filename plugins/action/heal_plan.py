@@ -1,0 +1,47 @@
+# Copyright: hostcare.vps contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The heal's plan for one host: its audit report in, the role runs (role, variables, findings) out.
+
+A thin shell: the decisions are in plugins/plugin_utils/_heal_plan.py. It reads the roles' meta/argument_specs.yml
+(to check heal_role_vars) and defaults/main.yml of this collection on the controller; it never touches the host.
+"""
+
+from __future__ import annotations
+
+import os
+
+from ansible.errors import AnsibleActionFail
+from ansible.module_utils.common.text.converters import to_text
+from ansible.plugins.action import ActionBase
+
+from ansible_collections.hostcare.vps.plugins.module_utils._heal_args import HEAL_PLAN_SPEC
+from ansible_collections.hostcare.vps.plugins.plugin_utils._heal_plan import ROLE_ORDER, HealError, plan_heal, plan_lines
+from ansible_collections.hostcare.vps.plugins.plugin_utils._report import ReportError
+from ansible_collections.hostcare.vps.plugins.plugin_utils._role_variables import argument_spec_options
+
+ARGUMENT_SPEC = HEAL_PLAN_SPEC
+
+ROLES_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "roles")
+
+
+class ActionModule(ActionBase):
+    TRANSFERS_FILES = False
+    _VALID_ARGS = frozenset(ARGUMENT_SPEC)
+    _requires_connection = False
+
+    def run(self, tmp=None, task_vars=None):
+        result = super().run(tmp, task_vars)
+        args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)[1]
+        options, defaults = {}, {}
+        try:
+            for role in ROLE_ORDER:
+                path = os.path.join(ROLES_DIR, role.rsplit(".", 1)[-1])
+                specs = self._loader.load_from_file(os.path.join(path, "meta", "argument_specs.yml")) or {}
+                options[role] = argument_spec_options(specs.get("argument_specs"))
+                defaults[role] = self._loader.load_from_file(os.path.join(path, "defaults", "main.yml")) or {}
+            plan = plan_heal(args["report"], options, overrides=args["role_vars"], include=args["include"],
+                             exclude=args["exclude"], allow_restart=args["allow_restart"], role_defaults=defaults)
+        except (HealError, ReportError, ValueError) as error:
+            raise AnsibleActionFail(f"hostcare.vps.heal_plan: {to_text(error)}. Nothing was changed.") from None
+        result.update(changed=False, plan=plan, summary=plan_lines(plan, check_mode=bool(self._task.check_mode)))
+        return result
