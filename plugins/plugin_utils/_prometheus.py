@@ -197,8 +197,7 @@ def metric_samples(report, facts=None):
                ("finding_instance", finding_subject(finding) or ""))
         open_series[key] = open_series.get(key, 0) + 1
     samples["audit_finding"] = sorted(open_series.items())
-    if "ignored" in report:
-        samples["audit_ignored_findings"] = [((), len(_ignored(report)))]
+    samples["audit_ignored_findings"] = [((), len(_ignored(report)))]
     timestamp = last_run_timestamp(report)
     if timestamp is not None:
         samples["audit_last_run_timestamp_seconds"] = [((), timestamp)]
