@@ -19,6 +19,7 @@ from ansible_collections.hostcare.vps.plugins.module_utils._files import read_by
 from ansible_collections.hostcare.vps.plugins.module_utils._validate import OptionError, absolute_path, integer
 from ansible_collections.hostcare.vps.plugins.plugin_utils._audit import AuditError
 from ansible_collections.hostcare.vps.plugins.plugin_utils._audit_entry import (
+    MAX_CPU_COUNT,
     facts_from_results,
     fleet_report,
     host_report,
@@ -77,4 +78,4 @@ class ActionModule(ActionBase):
 
 def _cpu_count(value):
     """The CPU count (raw in the spec: ansible-core's int check crashes on inf), 1 to 4096, or None."""
-    return None if value is None else integer("cpu_count", value, minimum=1, maximum=4096)
+    return None if value is None else integer("cpu_count", value, minimum=1, maximum=MAX_CPU_COUNT)

@@ -26,6 +26,8 @@ from ansible_collections.hostcare.vps.plugins.plugin_utils._report import (
 )
 
 CONTEXT_KEYS = ("apps", "cpu_count")
+MAX_CPU_COUNT = 4096
+"""The most CPUs a cpu_count may claim (the action's option and the facts the filter is given alike)."""
 """Besides the fact sources: the apps the user describes in audit_apps, and the host's CPU count they are sized for."""
 FACTS_KEYS = tuple(FACT_SOURCES) + ("errors",) + CONTEXT_KEYS
 INSTANCE_KEYS = ("label", "facts", "error", "connection")
@@ -49,8 +51,9 @@ def check_facts(facts):
     if apps is not None and not (isinstance(apps, (list, tuple)) and all(isinstance(app, Mapping) for app in apps)):
         raise AuditError(f"apps must be the list of audit_apps entries (dicts), got {apps!r}")
     cpu_count = facts.get("cpu_count")
-    if cpu_count is not None and (isinstance(cpu_count, bool) or not isinstance(cpu_count, int) or cpu_count < 1):
-        raise AuditError(f"cpu_count must be a whole number of CPUs (1 or more), got {cpu_count!r}")
+    if cpu_count is not None and (isinstance(cpu_count, bool) or not isinstance(cpu_count, int)
+                                  or not 1 <= cpu_count <= MAX_CPU_COUNT):
+        raise AuditError(f"cpu_count must be a whole number of CPUs (1 to {MAX_CPU_COUNT}), got {cpu_count!r}")
     for source in FACT_SOURCES:
         value = facts.get(source)
         if source in LIST_SOURCES:
