@@ -33,7 +33,7 @@ def _docker(*arguments, check=True):
 def _free_ports(count):
     """Ports free now, all different: bound at the same time (bound one after the other, the kernel may hand out
     the same port twice, and blue and green on one port fail the first deploy)."""
-    sockets = [socket.socket() for _ in range(count)]
+    sockets = [socket.socket() for _index in range(count)]
     try:
         for sock in sockets:
             sock.bind(("127.0.0.1", 0))
