@@ -4,7 +4,12 @@
 #
 # MOLECULE_JOBS (default 2) scenarios run at once, each logging to .build/molecule-logs/<scenario>.log; a
 # failed scenario's log tail is printed at the end. A scenario whose molecule.yml holds the line
-# "# hostcare-molecule: exclusive" (it changes machine-wide state: swap, vm.* sysctls) runs alone, first.
+# "# hostcare-molecule: exclusive" runs alone, first. One that holds "# hostcare-molecule: group NAME" never
+# runs beside another scenario of group NAME (group swap: the scenarios that create swap or change vm.* sysctls,
+# which are the machine's, and those that assert on them); any other scenario may run beside it. The free slots
+# take the longest scenarios first, by the seconds recorded in tests/scripts/molecule-seconds (a scenario not
+# listed there counts as 240 s, the most a scenario may take, so a new one starts early); the times of this run
+# are written to .build/molecule-logs/seconds.
 # MOLECULE_JOBS=1 runs them one after the other with their output on the console.
 set -euo pipefail
 VENV="$(cd "$1" && pwd)"
@@ -30,13 +35,25 @@ trap teardown EXIT
 
 exclusive=()
 shared=()
+declare -A group=() seconds=()
+while read -r name value _; do
+  if [ -n "$name" ] && [ "${name:0:1}" != "#" ]; then seconds[$name]="$value"; fi
+done < tests/scripts/molecule-seconds
 for scenario in $scenarios; do
-  if grep -qx '# hostcare-molecule: exclusive' "extensions/molecule/$scenario/molecule.yml"; then
+  config="extensions/molecule/$scenario/molecule.yml"
+  if grep -qx '# hostcare-molecule: exclusive' "$config"; then
     exclusive+=("$scenario")
   else
     shared+=("$scenario")
+    name="$(sed -n 's/^# hostcare-molecule: group \([A-Za-z0-9_-]*\)$/\1/p' "$config" | head -n 1)"
+    if [ -n "$name" ]; then group[$scenario]="$name"; fi
   fi
+  : "${seconds[$scenario]:=240}"
 done
+# The shared scenarios, longest first (then by name).
+mapfile -t shared < <(for scenario in "${shared[@]}"; do echo "${seconds[$scenario]} $scenario"; done \
+  | sort -k1,1nr -k2,2 | cut -d' ' -f2)
+: > "$logs/seconds"
 
 # run_scenario NAME [console]: molecule test; prints one line with the outcome and the time.
 run_scenario() {
@@ -50,6 +67,7 @@ run_scenario() {
   fi
   if [ "$status" -eq 0 ]; then
     echo "==> scenario $scenario passed in $(( $(date +%s) - start )) s"
+    echo "$scenario $(( $(date +%s) - start ))" >> "$logs/seconds"
   else
     echo "==> scenario $scenario FAILED (exit $status) after $(( $(date +%s) - start )) s"
   fi
@@ -65,20 +83,31 @@ else
   for scenario in "${exclusive[@]}"; do
     run_scenario "$scenario" || failed+=("$scenario")
   done
-  declare -A running=()
-  for scenario in "${shared[@]}"; do
-    while [ "${#running[@]}" -ge "$jobs" ]; do
-      finished=""
-      wait -n -p finished "${!running[@]}" || failed+=("${running[$finished]}")
-      unset "running[$finished]"
+  # Fill the free slots: the first waiting scenario (longest first) whose group has none running.
+  declare -A running=() busy=()
+  waiting=("${shared[@]}")
+  while [ "${#waiting[@]}" -gt 0 ] || [ "${#running[@]}" -gt 0 ]; do
+    while [ "${#running[@]}" -lt "$jobs" ]; do
+      next=""
+      for i in "${!waiting[@]}"; do
+        scenario="${waiting[$i]}"
+        if [ -z "${group[$scenario]:-}" ] || [ -z "${busy[${group[$scenario]}]:-}" ]; then
+          next="$scenario"
+          unset "waiting[$i]"
+          waiting=("${waiting[@]}")
+          break
+        fi
+      done
+      [ -n "$next" ] || break
+      run_scenario "$next" &
+      running[$!]="$next"
+      if [ -n "${group[$next]:-}" ]; then busy[${group[$next]}]="$next"; fi
     done
-    run_scenario "$scenario" &
-    running[$!]="$scenario"
-  done
-  while [ "${#running[@]}" -gt 0 ]; do
     finished=""
     wait -n -p finished "${!running[@]}" || failed+=("${running[$finished]}")
+    scenario="${running[$finished]}"
     unset "running[$finished]"
+    if [ -n "${group[$scenario]:-}" ]; then unset "busy[${group[$scenario]}]"; fi
   done
   for scenario in "${failed[@]}"; do
     echo "==> last lines of $logs/$scenario.log"

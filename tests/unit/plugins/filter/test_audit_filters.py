@@ -131,6 +131,7 @@ def test_audit_findings_checks_the_apps_of_audit_apps_against_postgres():
     ("apps", ["shop"], "apps must be the list of audit_apps entries"),
     ("cpu_count", 0, "cpu_count must be a whole number of CPUs"),
     ("cpu_count", "4", "cpu_count must be a whole number of CPUs"),
+    ("cpu_count", 2 ** 63, r"cpu_count must be a whole number of CPUs \(1 to 4096\)"),
 ])
 def test_audit_findings_refuses_bad_apps_context(key, value, message):
     data = facts()

@@ -30,10 +30,17 @@ def _docker(*arguments, check=True):
     return subprocess.run(["docker"] + list(arguments), capture_output=True, text=True, check=check, timeout=600)
 
 
-def _free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+def _free_ports(count):
+    """Ports free now, all different: bound at the same time (bound one after the other, the kernel may hand out
+    the same port twice, and blue and green on one port fail the first deploy)."""
+    sockets = [socket.socket() for _index in range(count)]
+    try:
+        for sock in sockets:
+            sock.bind(("127.0.0.1", 0))
+        return [sock.getsockname()[1] for sock in sockets]
+    finally:
+        for sock in sockets:
+            sock.close()
 
 
 @pytest.fixture(name="images", scope="module")
@@ -70,7 +77,8 @@ def images_fixture():
 @pytest.fixture(name="site")
 def site_fixture(tmp_path, images):
     app = f"hostcare-bluegreen-ut-{uuid.uuid4().hex[:6]}"
-    yield {"app": app, "images": images, "tmp": tmp_path, "blue": _free_port(), "green": _free_port()}
+    blue, green = _free_ports(2)
+    yield {"app": app, "images": images, "tmp": tmp_path, "blue": blue, "green": green}
     ids = _docker("ps", "-aq", "--filter", f"label=hostcare.bluegreen.app={app}").stdout.split()
     if ids:
         _docker("rm", "-f", *ids, check=False)
