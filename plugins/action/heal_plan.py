@@ -14,8 +14,16 @@ from ansible.errors import AnsibleActionFail
 from ansible.module_utils.common.text.converters import to_text
 from ansible.plugins.action import ActionBase
 
-from ansible_collections.hostcare.vps.plugins.module_utils._heal_args import HEAL_PLAN_SPEC
-from ansible_collections.hostcare.vps.plugins.plugin_utils._heal_plan import ROLE_ORDER, HealError, plan_heal, plan_lines
+from ansible_collections.hostcare.vps.plugins.module_utils._files import read_bytes
+from ansible_collections.hostcare.vps.plugins.module_utils._heal_args import HEAL_PLAN_ONE_REPORT, HEAL_PLAN_SPEC
+from ansible_collections.hostcare.vps.plugins.module_utils._validate import OptionError, absolute_path
+from ansible_collections.hostcare.vps.plugins.plugin_utils._heal_plan import (
+    ROLE_ORDER,
+    HealError,
+    plan_heal,
+    plan_lines,
+    report_from_file_text,
+)
 from ansible_collections.hostcare.vps.plugins.plugin_utils._report import ReportError
 from ansible_collections.hostcare.vps.plugins.plugin_utils._role_variables import argument_spec_options
 
@@ -31,17 +39,32 @@ class ActionModule(ActionBase):
 
     def run(self, tmp=None, task_vars=None):
         result = super().run(tmp, task_vars)
-        args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)[1]
+        args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC, mutually_exclusive=HEAL_PLAN_ONE_REPORT,
+                                           required_one_of=HEAL_PLAN_ONE_REPORT)[1]
         options, defaults = {}, {}
         try:
+            report = args["report"]
+            if args["report_file"] is not None:
+                report = self._report_from_file(args["report_file"], (task_vars or {}).get("inventory_hostname"))
             for role in ROLE_ORDER:
                 path = os.path.join(ROLES_DIR, role.rsplit(".", 1)[-1])
                 specs = self._loader.load_from_file(os.path.join(path, "meta", "argument_specs.yml")) or {}
                 options[role] = argument_spec_options(specs.get("argument_specs"))
                 defaults[role] = self._loader.load_from_file(os.path.join(path, "defaults", "main.yml")) or {}
-            plan = plan_heal(args["report"], options, overrides=args["role_vars"], include=args["include"],
+            plan = plan_heal(report, options, overrides=args["role_vars"], include=args["include"],
                              exclude=args["exclude"], allow_restart=args["allow_restart"], role_defaults=defaults)
-        except (HealError, ReportError, ValueError) as error:
+        except (HealError, ReportError, OptionError, ValueError) as error:
             raise AnsibleActionFail(f"hostcare.vps.heal_plan: {to_text(error)}. Nothing was changed.") from None
-        result.update(changed=False, plan=plan, summary=plan_lines(plan, check_mode=bool(self._task.check_mode)))
+        result.update(changed=False, plan=plan, report=report,
+                      summary=plan_lines(plan, check_mode=bool(self._task.check_mode)))
         return result
+
+    @staticmethod
+    def _report_from_file(path, host):
+        """The report of ``host`` saved at ``path`` on the controller (the audit's <report_dir>/<host>.json)."""
+        path = absolute_path("report_file", path, written=False)
+        data = read_bytes(path)
+        if data is None:
+            raise HealError(f"report_file: {path} does not exist or cannot be read; run the audit first "
+                            "(playbooks/audit.yml) or give its report_dir")
+        return report_from_file_text(to_text(data, errors="surrogate_or_strict"), host, path)

@@ -7,12 +7,16 @@ them and the module stubs (which carry the documentation) declare the same specs
 from __future__ import annotations
 
 HEAL_PLAN_SPEC = {
-    "report": {"type": "dict", "required": True},
+    "report": {"type": "dict"},
+    "report_file": {"type": "path"},
     "role_vars": {"type": "dict", "default": {}},
     "include": {"type": "list", "elements": "str", "default": []},
     "exclude": {"type": "list", "elements": "str", "default": []},
     "allow_restart": {"type": "bool", "default": False},
 }
+
+HEAL_PLAN_ONE_REPORT = [("report", "report_file")]
+"""Exactly one of them: the report the audit just returned, or one it wrote earlier."""
 
 HEAL_REPORT_SPEC = {
     "dir": {"type": "path", "required": True},

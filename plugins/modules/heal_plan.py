@@ -23,9 +23,16 @@ description:
     C(defaults/main.yml), and never connects to the managed host. It changes nothing.
 options:
   report:
-    description: The host report (the C(report) M(hostcare.vps.audit_report) returned for this host).
+    description:
+      - The host report (the C(report) M(hostcare.vps.audit_report) returned for this host).
+      - Exactly one of O(report) and O(report_file).
     type: dict
-    required: true
+  report_file:
+    description:
+      - Absolute path, on the controller, of a host report the audit wrote earlier (C(<report_dir>/<host>.json)), to
+        plan from it instead of a fresh audit. It must be this host's report (its C(host) is the inventory name).
+      - Exactly one of O(report) and O(report_file).
+    type: path
   role_vars:
     description:
       - "Overrides, C({role: {variable: value}}); a role as C(swap) or C(hostcare.vps.swap). Each variable must be
@@ -85,6 +92,10 @@ plan:
       C(conflict), C(not_healable), C(skipped), C(ignored)), C(counts) per status.
   returned: always
   type: dict
+report:
+  description: The host report the plan was made from (O(report), or the one read from O(report_file)).
+  returned: always
+  type: dict
 summary:
   description: The plan on the console (secrets masked).
   returned: always
@@ -94,11 +105,12 @@ summary:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.hostcare.vps.plugins.module_utils._heal_args import HEAL_PLAN_SPEC
+from ansible_collections.hostcare.vps.plugins.module_utils._heal_args import HEAL_PLAN_ONE_REPORT, HEAL_PLAN_SPEC
 
 
 def main():
-    module = AnsibleModule(argument_spec=HEAL_PLAN_SPEC, supports_check_mode=True)
+    module = AnsibleModule(argument_spec=HEAL_PLAN_SPEC, mutually_exclusive=HEAL_PLAN_ONE_REPORT,
+                           required_one_of=HEAL_PLAN_ONE_REPORT, supports_check_mode=True)
     module.fail_json(msg="hostcare.vps.heal_plan runs on the controller as an action plugin only")
 
 

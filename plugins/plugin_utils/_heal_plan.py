@@ -22,6 +22,7 @@ Pure functions, no I/O: the action plugin hostcare.vps.heal_plan reads the roles
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Mapping
 
@@ -303,6 +304,24 @@ def _merge_named(ours, theirs):
         elif by_name[name] != item:
             return None, (by_name[name], item)
     return merged, None
+
+
+def report_from_file_text(text, host, path):
+    """The host report saved as ``path`` (its JSON ``text``) for a heal of ``host``; HealError naming the file when
+    it is not JSON, not a host report, or the report of another host (a heal must plan from this host's findings)."""
+    try:
+        report = json.loads(text)
+    except ValueError as error:
+        raise HealError(f"report_file: {path} is not JSON: {error}") from None
+    try:
+        kind = check_report(report, where=f"report_file {path}")
+    except ValueError as error:
+        raise HealError(f"report_file: {path}: {error}") from None
+    if kind != "host":
+        raise HealError(f"report_file: {path} is a fleet summary; give the report of one host (<host>.json)")
+    if report.get("host") != host:
+        raise HealError(f"report_file: {path} is the report of {report.get('host')!r}, not of {host!r}")
+    return report
 
 
 def plan_heal(report, role_options, overrides=None, include=(), exclude=(), allow_restart=False, role_defaults=None):

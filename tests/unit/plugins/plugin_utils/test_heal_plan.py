@@ -21,6 +21,7 @@ from ansible_collections.hostcare.vps.plugins.plugin_utils._heal_plan import (
     masked_vars,
     plan_heal,
     plan_lines,
+    report_from_file_text,
 )
 from ansible_collections.hostcare.vps.plugins.plugin_utils._report import build_host_report
 
@@ -292,3 +293,22 @@ def test_action_documentation_matches_its_argument_spec(module, spec_name):
         assert documented[name]["type"] == option["type"], name
         assert documented[name].get("default") == option.get("default"), name
         assert documented[name].get("required", False) == option.get("required", False), name
+
+
+def test_a_saved_report_of_this_host_plans_as_the_fresh_one():
+    report = troubled()
+    saved = report_from_file_text(json.dumps(report), "h", "/reports/h.json")
+    assert saved == report
+    assert plan(saved) == plan(report)
+
+
+@pytest.mark.parametrize("text, message", [
+    ("{not json", "report_file: /reports/h.json is not JSON"),
+    (json.dumps({"kind": "host", "host": "other", "findings": []}), "is the report of 'other', not of 'h'"),
+    (json.dumps({"kind": "fleet", "totals": {}}), "is a fleet summary"),
+    (json.dumps([1, 2]), "report_file: /reports/h.json: expected a host report"),
+])
+def test_a_saved_report_that_cannot_be_this_hosts_is_refused_by_name(text, message):
+    with pytest.raises(HealError, match="^report_file: ") as error:
+        report_from_file_text(text, "h", "/reports/h.json")
+    assert message in str(error.value)
