@@ -53,7 +53,7 @@ def check_facts(facts):
     cpu_count = facts.get("cpu_count")
     if cpu_count is not None and (isinstance(cpu_count, bool) or not isinstance(cpu_count, int)
                                   or not 1 <= cpu_count <= MAX_CPU_COUNT):
-        raise AuditError(f"cpu_count must be a whole number of CPUs from 1 to {MAX_CPU_COUNT}, got {cpu_count!r}")
+        raise AuditError(f"cpu_count must be a whole number of CPUs (1 to {MAX_CPU_COUNT}), got {cpu_count!r}")
     for source in FACT_SOURCES:
         value = facts.get(source)
         if source in LIST_SOURCES:
