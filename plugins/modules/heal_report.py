@@ -12,8 +12,9 @@ author: hostcare.vps contributors (@hostcare)
 description:
   - The last step of the playbook C(hostcare.vps.heal) (see C(docs/heal.md)). Compares the audit before the heal,
     the plan (M(hostcare.vps.heal_plan)) and the audit after it, and writes C(<host>.heal.json) and C(<host>.heal.md)
-    into O(dir), per finding C(fixed), C(still_open) (with the reason, held back, not healable, or what the role leaves to
-    you), C(new), and the accepted risks (C(ignored)) with their reason.
+    into O(dir), per finding C(fixed) (a planned role ran and the audit no longer sees it), C(still_open) (with the
+    reason, held back, not healable, or what the role leaves to you), C(new), C(gone) (no longer seen although no role
+    ran for it), and the accepted risks (C(ignored)) with their reason.
   - This is an action plugin; it runs on the controller and never connects to the managed host. Files are written
     atomically and only when their content changes.
 options:

@@ -17,7 +17,9 @@ from ansible_collections.hostcare.vps.plugins.plugin_utils._heal_plan import STI
 from ansible_collections.hostcare.vps.plugins.plugin_utils._report import check_report
 
 HEAL_FORMAT_VERSION = 1
-OUTCOMES = ("fixed", "still_open", "new", "ignored")
+OUTCOMES = ("fixed", "still_open", "new", "gone", "ignored")
+"""gone: no longer seen although no role of the heal ran for it (it changed by itself, or by hand): not "fixed"."""
+GONE_WHY = "no longer seen, but no role of the heal ran for it: it changed by itself (or by hand) meanwhile"
 
 
 def _open(report):
@@ -55,8 +57,10 @@ def build_heal_report(before, after, plan, generated_at=None, check_mode=False):
                          "title": now[key]["title"], "role": entry and entry["role"],
                          "why": _still_open_why(entry, key)})
         else:
-            rows.append({"key": key, "id": item["id"], "outcome": "fixed", "severity": item["severity"],
-                         "title": item["title"], "role": entry and entry["role"], "why": None})
+            healed = entry is not None and entry["status"] == "planned"
+            rows.append({"key": key, "id": item["id"], "outcome": "fixed" if healed else "gone",
+                         "severity": item["severity"], "title": item["title"], "role": entry and entry["role"],
+                         "why": None if healed else GONE_WHY})
     for key, item in now.items():
         if key not in was:
             rows.append({"key": key, "id": item["id"], "outcome": "new", "severity": item["severity"],

@@ -12,7 +12,12 @@ import pytest
 
 from ansible_collections.hostcare.vps.plugins.plugin_utils._audit import make_finding
 from ansible_collections.hostcare.vps.plugins.plugin_utils._heal_plan import HealError, plan_heal
-from ansible_collections.hostcare.vps.plugins.plugin_utils._heal_report import build_heal_report, heal_files, heal_lines
+from ansible_collections.hostcare.vps.plugins.plugin_utils._heal_report import (
+    GONE_WHY,
+    build_heal_report,
+    heal_files,
+    heal_lines,
+)
 from ansible_collections.hostcare.vps.plugins.plugin_utils._report import build_host_report
 
 sys.path.insert(0, os.path.dirname(__file__))
@@ -53,7 +58,7 @@ def test_fixed_still_open_new_and_ignored():
         "postgres.pending_restart@native": ("new", "appeared after the heal"),
         "docker.old_tags": ("ignored", "accepted risk: rollbacks (until 2027-01-31)"),
     }
-    assert doc["outcomes"] == {"fixed": 2, "still_open": 3, "new": 1, "ignored": 1}
+    assert doc["outcomes"] == {"fixed": 2, "still_open": 3, "new": 1, "gone": 0, "ignored": 1}
     assert doc["counts_before"] == {"critical": 2, "warning": 3, "info": 0, "ok": 0}
     assert doc["counts_after"] == {"critical": 1, "warning": 3, "info": 0, "ok": 0}
     assert [row["outcome"] for row in doc["findings"]] == ["fixed", "fixed", "still_open", "still_open",
@@ -67,6 +72,20 @@ def test_fixed_still_open_new_and_ignored():
     assert heal_lines(doc)[0] == ("h: before 2 critical, 3 warning, 0 info, 0 ok; after 1 critical, 3 warning, 0 info, "
                                   "0 ok")
     assert "FIXED      swap.none" in heal_lines(doc)
+
+
+def test_a_finding_gone_without_a_role_run_is_not_called_fixed():
+    transient = finding("processes.d_state", "info", count=1)
+    before = build_host_report("h", [swap_none(), transient, finding("disk.full", "critical")])
+    plan = plan_heal(before, OPTIONS, role_defaults=DEFAULTS, overrides={"swap": {"hostcare_swap_file": "/srv/s"}},
+                     exclude=["disk.full"])
+    after = build_host_report("h", [])
+    doc = build_heal_report(before, after, plan)
+    outcome = {row["key"]: (row["outcome"], row["why"]) for row in doc["findings"]}
+    assert outcome["swap.none"] == ("fixed", None)
+    assert outcome["processes.d_state"] == ("gone", GONE_WHY)
+    assert outcome["disk.full"] == ("gone", GONE_WHY)  # excluded from the plan: whatever closed it, not the heal
+    assert doc["outcomes"]["fixed"] == 1 and doc["outcomes"]["gone"] == 2
 
 
 def test_check_mode_says_so():
