@@ -10,7 +10,7 @@ role (with build_cache_older_than 0: the seed's cache is minutes old) cleans one
 Prints the bytes each reclaimed (LayersSize + containers' writable layers + volumes + unshared build cache, from
 /system/df before and after), the ratio, and the rollback images each lost: the newest 3 images of each repository
 that no running container uses, and every image the bluegreen state names. Target: ratio >= 90 %, 0 lost.
-Needs root and the host's Docker daemon with hostcare-test/debian-services:latest and debian-bookworm:latest.
+Needs root and the host's Docker daemon with hostcare-test/debian-bookworm-services:latest and debian-bookworm:latest.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ import time
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SEED = os.path.join(REPO, "extensions", "molecule", "docker_cleanup", "files", "seed-docker.sh")
 BASE_DIR = "/var/tmp/hostcare-molecule-cleanup/bench"
-IMAGE = os.environ.get("HOSTCARE_SERVICES_IMAGE", "hostcare-test/debian-services:latest")
+IMAGE = os.environ.get("HOSTCARE_SERVICES_IMAGE", "hostcare-test/debian-bookworm-services:latest")
 ROLE, PRUNE = "hostcare-cleanup-bench-role", "hostcare-cleanup-bench-prune"
 SEED_ENV = {"SEED_RELEASES": os.environ.get("BENCH_RELEASES", "60"), "SEED_MIB": "2", "SEED_DANGLING": "6",
             "SEED_CACHE_MIB": "8"}

@@ -75,7 +75,7 @@ def main():
     parser.add_argument("--seconds", type=int, default=20)
     parser.add_argument("--clients", type=int, default=4)
     parser.add_argument("--memory-limit", default="4GB")
-    parser.add_argument("--image", default=os.environ.get("HOSTCARE_SERVICES_IMAGE", "hostcare-test/debian-services:latest"))
+    parser.add_argument("--image", default=os.environ.get("HOSTCARE_SERVICES_IMAGE", "hostcare-test/debian-bookworm-services:latest"))
     args = parser.parse_args()
     venv = os.path.abspath(args.venv)
 

@@ -10,6 +10,9 @@
 # take the longest scenarios first, by the seconds recorded in tests/scripts/molecule-seconds (a scenario not
 # listed there counts as 240 s, the most a scenario may take, so a new one starts early); the times of this run
 # are written to .build/molecule-logs/seconds.
+# A scenario whose molecule.yml holds "# hostcare-molecule: suites bookworm trixie" runs once per Debian suite: as
+# NAME on bookworm, the default, and as NAME@trixie on trixie's images (hostcare_suite_images in molecule-env.sh);
+# the runs of one scenario never overlap (they share its container names). SCENARIOS may name NAME@SUITE alone.
 # MOLECULE_JOBS=1 runs them one after the other with their output on the console.
 set -euo pipefail
 VENV="$(cd "$1" && pwd)"
@@ -19,13 +22,26 @@ cd "$REPO"
 # shellcheck source=tests/scripts/molecule-env.sh
 source tests/scripts/molecule-env.sh
 
-scenarios="${SCENARIOS:-$(find extensions/molecule -mindepth 2 -maxdepth 2 -name molecule.yml -printf '%h\n' | xargs -n1 basename | sort)}"
+requested="${SCENARIOS:-$(find extensions/molecule -mindepth 2 -maxdepth 2 -name molecule.yml -printf '%h\n' | xargs -n1 basename | sort)}"
+# Each requested scenario, once per suite it declares (NAME, NAME@trixie); NAME@SUITE as given.
+scenarios=""
+for scenario in $requested; do
+  if [ "${scenario#*@}" != "$scenario" ]; then scenarios+="$scenario"$'\n'; continue; fi
+  scenarios+="$scenario"$'\n'
+  for suite in $(sed -n 's/^# hostcare-molecule: suites \(.*\)$/\1/p' "extensions/molecule/$scenario/molecule.yml" | head -n 1); do
+    if [ "$suite" != bookworm ]; then scenarios+="$scenario@$suite"$'\n'; fi
+  done
+done
+# The other suites' images, built once here rather than by two scenarios at the same time.
+for suite in $(printf '%s' "$scenarios" | sed -n 's/^.*@//p' | sort -u); do
+  (hostcare_suite_images "$suite")
+done
 jobs="${MOLECULE_JOBS:-2}"
 logs="$REPO/.build/molecule-logs"
 mkdir -p "$logs"
 
 teardown() {
-  for scenario in $scenarios; do
+  for scenario in $(printf '%s' "$scenarios" | sed 's/@.*//' | sort -u); do
     if [ -x "extensions/molecule/$scenario/host-fs.sh" ]; then
       bash "extensions/molecule/$scenario/host-fs.sh" down || true
     fi
@@ -40,12 +56,14 @@ while read -r name value _; do
   if [ -n "$name" ] && [ "${name:0:1}" != "#" ]; then seconds[$name]="$value"; fi
 done < tests/scripts/molecule-seconds
 for scenario in $scenarios; do
-  config="extensions/molecule/$scenario/molecule.yml"
+  config="extensions/molecule/${scenario%@*}/molecule.yml"
   if grep -qx '# hostcare-molecule: exclusive' "$config"; then
     exclusive+=("$scenario")
   else
     shared+=("$scenario")
     name="$(sed -n 's/^# hostcare-molecule: group \([A-Za-z0-9_-]*\)$/\1/p' "$config" | head -n 1)"
+    # A scenario run on several suites is its own group when it has none: its runs share container names.
+    if [ -z "$name" ] && grep -q '^# hostcare-molecule: suites ' "$config"; then name="suites-${scenario%@*}"; fi
     if [ -n "$name" ]; then group[$scenario]="$name"; fi
   fi
   : "${seconds[$scenario]:=240}"
@@ -59,11 +77,16 @@ mapfile -t shared < <(for scenario in "${shared[@]}"; do echo "${seconds[$scenar
 run_scenario() {
   local scenario="$1" start status=0
   start=$(date +%s)
-  echo "==> molecule test -s $scenario (image $HOSTCARE_TEST_IMAGE)"
-  if [ "${2:-}" = console ]; then
-    molecule test -s "$scenario" || status=$?
+  if [ "${scenario#*@}" != "$scenario" ]; then
+    hostcare_suite_images "${scenario#*@}" >/dev/null
   else
-    molecule test -s "$scenario" >"$logs/$scenario.log" 2>&1 || status=$?
+    hostcare_suite_images bookworm >/dev/null
+  fi
+  echo "==> molecule test -s ${scenario%@*} on $HOSTCARE_SUITE (image $HOSTCARE_SERVICES_IMAGE)"
+  if [ "${2:-}" = console ]; then
+    molecule test -s "${scenario%@*}" || status=$?
+  else
+    molecule test -s "${scenario%@*}" >"$logs/$scenario.log" 2>&1 || status=$?
   fi
   if [ "$status" -eq 0 ]; then
     echo "==> scenario $scenario passed in $(( $(date +%s) - start )) s"

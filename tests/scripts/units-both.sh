@@ -17,7 +17,7 @@ HOSTILE=tests/unit/plugins/test_hostile_inputs.py
 bash tests/scripts/ensure-test-packages.sh
 bash tests/scripts/ensure-docker.sh
 # The images the live tests start, built (or found by tag) once here rather than by both runs at the same time.
-bash tests/images/build-services.sh "$(bash tests/images/build.sh bookworm)" >/dev/null
+bash tests/images/build-services.sh bookworm >/dev/null
 
 logs="$REPO/.build/unit-logs"
 mkdir -p "$logs"

@@ -415,7 +415,7 @@ def _build_image(script, *arguments):
 
 def _postgres_image():
     """The services test image (Debian 12 with PostgreSQL 15), the one the Molecule scenarios use; cached by tag."""
-    return _build_image("build-services.sh", _build_image("build.sh", "bookworm"))
+    return _build_image("build-services.sh", "bookworm")
 
 
 @pytest.fixture(name="container", scope="module")
@@ -425,7 +425,7 @@ def container_fixture():
     _need(ensured.returncode == 0, "the live docker tests need Docker:\n" + ensured.stderr)
     name = f"hcpg-test-{uuid.uuid4().hex[:8]}"
     try:
-        _docker("run", "-d", "--name", name, _postgres_image())
+        _docker("run", "-d", "--name", name, _postgres_image(), "sleep", "infinity")
         _docker("exec", name, "sh", "-c", "pg_ctlcluster $(ls /usr/lib/postgresql) main start")
         escaped = APP_PASSWORD.replace("'", "''")
         _docker("exec", "--user=postgres", name, "psql", "-X", "-q", "-c", f"CREATE ROLE app LOGIN PASSWORD '{escaped}'",
