@@ -24,7 +24,7 @@ AUDIT_INVENTORY := -i $(INVENTORY)
 endif
 AUDIT_EXTRA := -e report_dir=$(REPORT_DIR) $(if $(TARGET),-e target=$(TARGET))
 
-.PHONY: help audit test units units-py312 units-both lint lint-py312 sanity molecule galaxy-install audit-py312 ee bench clean
+.PHONY: help audit test images-background units units-py312 units-both lint lint-py312 sanity molecule galaxy-install audit-py312 ee bench clean
 
 help:
 	@echo "make audit [INVENTORY=hosts.ini] [TARGET=group]  audit hosts (default: this machine), read-only"
@@ -55,8 +55,16 @@ $(COLLECTION_LINK):
 audit: $(VENV)/.audit-ready | $(COLLECTION_LINK)
 	$(ANSIBLE_ENV) $(VENV)/bin/ansible-playbook $(AUDIT_INVENTORY) $(AUDIT_EXTRA) playbooks/audit.yml
 
-test: units-both lint lint-py312 sanity galaxy-install audit-py312 ee molecule
+test: images-background units-both lint lint-py312 sanity galaxy-install audit-py312 ee molecule
 	@echo "make test: all suites passed"
+
+# Debian 13's test images, built in the background while the unit tests (which mostly wait) run; the Molecule step
+# waits for the build (tests/scripts/molecule-env.sh). Docker and the packages first: apt must not run twice at once.
+images-background:
+	bash tests/scripts/ensure-docker.sh
+	bash tests/scripts/ensure-test-packages.sh
+	mkdir -p $(BUILD)
+	setsid bash tests/scripts/build-images.sh trixie >$(BUILD)/images.log 2>&1 </dev/null &
 
 # --- suites --------------------------------------------------------------------------------------
 units: $(VENV)/.test-ready | $(COLLECTION_LINK)

@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
-# System packages the live unit tests use on this machine: logrotate (entries are checked with the real
+# System packages the tests use on this machine: debootstrap (the test images), logrotate (entries are checked with the real
 # logrotate -d), a PostgreSQL server for throwaway clusters
 # (initdb on a loopback port) and both psycopg drivers for the system python3. Installed as root on
 # Debian/Ubuntu; otherwise the tests themselves say what is missing.
 set -euo pipefail
-packages=(postgresql python3-psycopg python3-psycopg2 logrotate)
+packages=(postgresql python3-psycopg python3-psycopg2 logrotate debootstrap)
 # The live Prometheus textfile test runs the real node_exporter binary (/usr/bin/prometheus-node-exporter) by hand
 # on a loopback port: installed without its recommends (dbus, the collector timers), its service is not needed.
 bare_packages=(prometheus-node-exporter)

@@ -6,6 +6,12 @@ bash "$REPO/tests/scripts/ensure-docker.sh"
 mkdir -p "$REPO/.build/collections/ansible_collections/hostcare"
 ln -sfn "$REPO" "$REPO/.build/collections/ansible_collections/hostcare/vps"
 
+# A background build of the images (make test's images-background) is waited for rather than duplicated.
+if ! flock -n /tmp/hostcare-images.lock true; then
+  echo "==> waiting for the background build of the test images (.build/images.log)" >&2
+  flock /tmp/hostcare-images.lock true
+fi
+
 # hostcare_suite_images SUITE: build (or find, by tag) the Debian suite's test images and export their names:
 #   HOSTCARE_TEST_IMAGE      the plain base (sleep infinity): inner containers of Docker-in-Docker, the fleet bench
 #   HOSTCARE_SYSTEMD_IMAGE   the base booting systemd as PID 1
