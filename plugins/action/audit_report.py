@@ -12,9 +12,8 @@ import os
 
 from ansible.errors import AnsibleActionFail
 from ansible.module_utils.common.text.converters import to_bytes, to_text
-from ansible.plugins.action import ActionBase
 
-from ansible_collections.hostcare.vps.plugins.module_utils._audit_report_args import ARGUMENT_SPEC, MUTUALLY_EXCLUSIVE
+from ansible_collections.hostcare.vps.plugins.module_utils import _audit_report_args
 from ansible_collections.hostcare.vps.plugins.module_utils._files import read_bytes, write_atomically
 from ansible_collections.hostcare.vps.plugins.module_utils._validate import OptionError, absolute_path, integer
 from ansible_collections.hostcare.vps.plugins.plugin_utils._audit import AuditError
@@ -26,6 +25,7 @@ from ansible_collections.hostcare.vps.plugins.plugin_utils._audit_entry import (
     report_files,
     summary_lines,
 )
+from ansible_collections.hostcare.vps.plugins.plugin_utils._controller_action import ControllerAction
 from ansible_collections.hostcare.vps.plugins.plugin_utils._prometheus import render_textfile
 from ansible_collections.hostcare.vps.plugins.plugin_utils._report import ReportError
 
@@ -39,14 +39,13 @@ def _now():
     return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-class ActionModule(ActionBase):
-    TRANSFERS_FILES = False
-    _VALID_ARGS = frozenset(ARGUMENT_SPEC)
-    _requires_connection = False
+class ActionModule(ControllerAction):
+    ARGUMENT_SPEC = _audit_report_args.ARGUMENT_SPEC
+    MUTUALLY_EXCLUSIVE = _audit_report_args.MUTUALLY_EXCLUSIVE
 
     def run(self, tmp=None, task_vars=None):
         result = super().run(tmp, task_vars)
-        args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC, mutually_exclusive=MUTUALLY_EXCLUSIVE)[1]
+        args = self._validated_args()
         try:
             report_dir = absolute_path("dir", os.path.abspath(args["dir"]))
             if args["reports"] is not None:

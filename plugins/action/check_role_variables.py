@@ -12,8 +12,8 @@ from __future__ import annotations
 import os
 
 from ansible.errors import AnsibleActionFail
-from ansible.plugins.action import ActionBase
 
+from ansible_collections.hostcare.vps.plugins.plugin_utils._controller_action import ControllerAction
 from ansible_collections.hostcare.vps.plugins.plugin_utils._role_variables import (
     argument_spec_options,
     other_role_prefixes,
@@ -23,21 +23,17 @@ from ansible_collections.hostcare.vps.plugins.plugin_utils._role_variables impor
     unknown_role_variables,
 )
 
-ARGUMENT_SPEC = {
-    "outputs": {"type": "list", "elements": "str", "default": []},
-    "entry_point": {"type": "str"},
-}
 
-
-class ActionModule(ActionBase):
-    TRANSFERS_FILES = False
-    _VALID_ARGS = frozenset(ARGUMENT_SPEC)
-    _requires_connection = False
+class ActionModule(ControllerAction):
+    ARGUMENT_SPEC = {
+        "outputs": {"type": "list", "elements": "str", "default": []},
+        "entry_point": {"type": "str"},
+    }
 
     def run(self, tmp=None, task_vars=None):
         result = super().run(tmp, task_vars)
         task_vars = task_vars or {}
-        args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)[1]
+        args = self._validated_args()
         role = self._task._role
         role_path = task_vars.get("role_path")
         if role is None or not role_path:

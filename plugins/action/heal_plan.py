@@ -12,11 +12,11 @@ import os
 
 from ansible.errors import AnsibleActionFail
 from ansible.module_utils.common.text.converters import to_text
-from ansible.plugins.action import ActionBase
 
 from ansible_collections.hostcare.vps.plugins.module_utils._files import read_bytes
 from ansible_collections.hostcare.vps.plugins.module_utils._heal_args import HEAL_PLAN_ONE_REPORT, HEAL_PLAN_SPEC
 from ansible_collections.hostcare.vps.plugins.module_utils._validate import OptionError, absolute_path
+from ansible_collections.hostcare.vps.plugins.plugin_utils._controller_action import ControllerAction
 from ansible_collections.hostcare.vps.plugins.plugin_utils._heal_plan import (
     ROLE_ORDER,
     HealError,
@@ -27,20 +27,17 @@ from ansible_collections.hostcare.vps.plugins.plugin_utils._heal_plan import (
 from ansible_collections.hostcare.vps.plugins.plugin_utils._report import ReportError
 from ansible_collections.hostcare.vps.plugins.plugin_utils._role_variables import argument_spec_options
 
-ARGUMENT_SPEC = HEAL_PLAN_SPEC
-
 ROLES_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "roles")
 
 
-class ActionModule(ActionBase):
-    TRANSFERS_FILES = False
-    _VALID_ARGS = frozenset(ARGUMENT_SPEC)
-    _requires_connection = False
+class ActionModule(ControllerAction):
+    ARGUMENT_SPEC = HEAL_PLAN_SPEC
+    MUTUALLY_EXCLUSIVE = HEAL_PLAN_ONE_REPORT
+    REQUIRED_ONE_OF = HEAL_PLAN_ONE_REPORT
 
     def run(self, tmp=None, task_vars=None):
         result = super().run(tmp, task_vars)
-        args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC, mutually_exclusive=HEAL_PLAN_ONE_REPORT,
-                                           required_one_of=HEAL_PLAN_ONE_REPORT)[1]
+        args = self._validated_args()
         options, defaults = {}, {}
         try:
             report = args["report"]

@@ -12,26 +12,22 @@ import os
 
 from ansible.errors import AnsibleActionFail
 from ansible.module_utils.common.text.converters import to_bytes, to_text
-from ansible.plugins.action import ActionBase
 
 from ansible_collections.hostcare.vps.plugins.module_utils._files import read_bytes, write_atomically
 from ansible_collections.hostcare.vps.plugins.module_utils._heal_args import HEAL_REPORT_SPEC
 from ansible_collections.hostcare.vps.plugins.module_utils._validate import OptionError, absolute_path
+from ansible_collections.hostcare.vps.plugins.plugin_utils._controller_action import ControllerAction
 from ansible_collections.hostcare.vps.plugins.plugin_utils._heal_plan import HealError
 from ansible_collections.hostcare.vps.plugins.plugin_utils._heal_report import build_heal_report, heal_files, heal_lines
 from ansible_collections.hostcare.vps.plugins.plugin_utils._report import ReportError
 
-ARGUMENT_SPEC = HEAL_REPORT_SPEC
 
-
-class ActionModule(ActionBase):
-    TRANSFERS_FILES = False
-    _VALID_ARGS = frozenset(ARGUMENT_SPEC)
-    _requires_connection = False
+class ActionModule(ControllerAction):
+    ARGUMENT_SPEC = HEAL_REPORT_SPEC
 
     def run(self, tmp=None, task_vars=None):
         result = super().run(tmp, task_vars)
-        args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)[1]
+        args = self._validated_args()
         try:
             report_dir = absolute_path("dir", os.path.abspath(args["dir"]))
             now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")

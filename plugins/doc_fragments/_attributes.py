@@ -19,3 +19,22 @@ attributes:
     support: full
     description: The module returns its results as C(ansible_facts).
 """
+
+    # Attributes shared by the controller-side action modules (audit_report, heal_plan, heal_report,
+    # check_role_variables; their action class is plugin_utils/_controller_action.ControllerAction). A module adds
+    # the descriptions of check_mode and diff_mode, which say what that module does, and may override any key: an
+    # attribute's keys in the module win over the fragment's (ansible-core merges them per attribute).
+    CONTROLLER = r"""
+attributes:
+  action:
+    support: full
+    description: Runs as an action plugin on the controller.
+  check_mode:
+    support: full
+  diff_mode:
+    support: none
+  platform:
+    support: full
+    platforms: posix
+    description: The controller.
+"""

@@ -99,20 +99,15 @@ options:
     type: list
     elements: raw
     default: []
+extends_documentation_fragment:
+  - hostcare.vps._attributes.controller
 attributes:
-  action:
-    support: full
-    description: Runs as an action plugin on the controller.
   check_mode:
-    support: full
     description: "Builds the report and says which files would change; writes nothing unless the task sets
       C(check_mode: false), as the audit playbook does."
   diff_mode:
-    support: none
     description: Shows no diff of the reports.
   platform:
-    support: full
-    platforms: posix
     description: The controller's filesystem.
 """
 

@@ -35,20 +35,13 @@ options:
       - The entry point of C(meta/argument_specs.yml) whose options are the known variables. Default, the tasks file
         the role was called with (C(main)).
     type: str
+extends_documentation_fragment:
+  - hostcare.vps._attributes.controller
 attributes:
-  action:
-    support: full
-    description: Runs as an action plugin on the controller.
   check_mode:
-    support: full
     description: Checks the same way; never changes anything.
   diff_mode:
-    support: none
     description: Nothing to show.
-  platform:
-    support: full
-    platforms: posix
-    description: The controller.
 """
 
 EXAMPLES = r"""

@@ -53,20 +53,13 @@ options:
     description: Also heal fixes that restart a service or can cause downtime (risk C(dangerous), a PostgreSQL restart).
     type: bool
     default: false
+extends_documentation_fragment:
+  - hostcare.vps._attributes.controller
 attributes:
-  action:
-    support: full
-    description: Runs as an action plugin on the controller.
   check_mode:
-    support: full
     description: Changes nothing in any mode.
   diff_mode:
-    support: none
     description: Shows no diff.
-  platform:
-    support: full
-    platforms: posix
-    description: The controller.
 """
 
 EXAMPLES = r"""

@@ -38,20 +38,15 @@ options:
     description: Whether the plan was applied (V(false) for a run under C(--check), said so in the report).
     type: bool
     default: true
+extends_documentation_fragment:
+  - hostcare.vps._attributes.controller
 attributes:
-  action:
-    support: full
-    description: Runs as an action plugin on the controller.
   check_mode:
-    support: full
     description: "Builds the report and says which files would change; writes nothing unless the task sets
       C(check_mode: false), as the heal playbook does."
   diff_mode:
-    support: none
     description: Shows no diff of the report.
   platform:
-    support: full
-    platforms: posix
     description: The controller's filesystem.
 """
 
