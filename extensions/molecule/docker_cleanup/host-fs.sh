@@ -13,6 +13,7 @@ case "${1:-}" in
   down)
     if docker container inspect hostcare-cleanup-dind >/dev/null 2>&1; then exit 0; fi  # destroy comes after cleanup
     rm -rf "$BASE"
+    rmdir --ignore-fail-on-non-empty "$(dirname "$BASE")" 2>/dev/null || true  # the benchmark's bench/ may be beside it
     ;;
   *) echo "usage: $0 up|down" >&2; exit 2 ;;
 esac
