@@ -9,7 +9,7 @@ module: postgresql_settings
 short_description: Apply PostgreSQL settings with ALTER SYSTEM, reload, restart only when allowed, and revert
 version_added: 0.1.0
 description:
-  - Writes O(settings) to C(postgresql.auto.conf) with C(ALTER SYSTEM) and reloads the server: the host's cluster
+  - Writes O(settings) to C(postgresql.auto.conf) with C(ALTER SYSTEM) and reloads the server, the host's cluster
     run by systemd with C(systemctl reload postgresql@VERSION-NAME) (its unit's C(ExecReload), in the unit's
     journal), any other server (a container, a login over TCP, a host without systemd, a cluster started outside
     its unit) with C(pg_reload_conf()). Settings that need a restart are then reported as pending
