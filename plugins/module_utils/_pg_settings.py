@@ -351,6 +351,52 @@ def restart_decision(mode, pending, connections, max_connections, force, method)
     return True, f"pending: {', '.join(pending)}"
 
 
+# systemd's ActiveState values in which the unit runs the server (systemctl reload and restart act on it).
+UNIT_RUNNING_STATES = ("active", "reloading")
+
+
+def cluster_unit(cluster):
+    """(version, name, unit) of a Debian cluster "VERSION/NAME" (postgresql@VERSION-NAME); None when not one."""
+    version, slash, name = (cluster or "").partition("/")
+    if not slash or not version.isdigit() or not NAME_RE.match(name.replace("-", "_") or "-"):
+        return None
+    return version, name, f"postgresql@{version}-{name}"
+
+
+def server_control(method, cluster, systemd, unit_state=None):
+    """How the server is reloaded and restarted (pure): the host's cluster through its systemd unit when systemd
+    runs it, else pg_reload_conf() and pg_ctlcluster; a container with pg_reload_conf() and docker restart.
+
+    method      the connection's method (local_socket, docker, tcp)
+    cluster     "VERSION/NAME": the cluster option, else the server's cluster_name (Debian and Ubuntu set it)
+    systemd     systemd is the service manager (/run/systemd/system exists and systemctl is installed)
+    unit_state  ActiveState of postgresql@VERSION-NAME (None when not read)
+    Returns {"reload": "systemd" | "pg_reload_conf", "restart": "systemd" | "pg_ctlcluster" | "docker" | None,
+    "unit": the unit when systemd runs the cluster else None, "version", "name", "cluster", "reason": why}.
+    A cluster running outside its unit (started by hand with pg_ctlcluster) is not restarted through the unit:
+    systemctl would start the unit around the running postmaster instead of restarting it.
+    """
+    result = {"reload": "pg_reload_conf", "restart": None, "unit": None, "version": None, "name": None,
+              "cluster": cluster}
+    if method == "docker":
+        return dict(result, restart="docker", reason="a container: pg_reload_conf(), docker restart")
+    if method != "local_socket":
+        return dict(result, reason="reached over TCP: pg_reload_conf(), no restart")
+    parts = cluster_unit(cluster)
+    if parts is None:
+        return dict(result, reason=f"cluster_name is {cluster!r}, not VERSION/NAME: pg_reload_conf(), no restart")
+    version, name, unit = parts
+    result.update(version=version, name=name)
+    if systemd and unit_state in UNIT_RUNNING_STATES:
+        return dict(result, reload="systemd", restart="systemd", unit=unit,
+                    reason=f"systemd runs the cluster: systemctl reload / restart {unit}")
+    if systemd:
+        return dict(result, restart="pg_ctlcluster",
+                    reason=f"{unit} is {unit_state or 'unknown'} (the cluster runs outside its unit): "
+                           f"pg_reload_conf(), pg_ctlcluster restart")
+    return dict(result, restart="pg_ctlcluster", reason="no systemd: pg_reload_conf(), pg_ctlcluster restart")
+
+
 def diff_text(changes, pending=()):
     """(before, after) texts for Ansible's diff: one line per setting, with reload or restart."""
     before = "".join(f"{change['name']} = {change['current']}\n" for change in changes)

@@ -155,27 +155,67 @@ def shm_size(connection, environment):
         return None
 
 
-def restart_argv(connection, document, cluster, environment):
-    """argv that restarts the server: docker restart, systemctl restart postgresql@V-C, or pg_ctlcluster V C restart."""
-    if connection["method"] == "docker":
-        docker = shutil.which("docker", path=environment.get("PATH", os.defpath))
-        return [docker, "restart", "--time", "60", connection["container"]]
+SERVICE_PATH = "/usr/bin:/bin:/usr/sbin:/sbin"
+
+
+def _systemctl():
+    """systemctl's path when systemd is the service manager (as sd_booted(): /run/systemd/system), else None."""
+    systemctl = shutil.which("systemctl", path=SERVICE_PATH)
+    return systemctl if systemctl and os.path.isdir("/run/systemd/system") else None
+
+
+def control_for(connection, document, cluster, environment):
+    """plan.server_control for this server: reads systemd's ActiveState of the host cluster's unit."""
     name = cluster or document.get("cluster_name") or ""
-    version, _slash, cluster_name = name.partition("/")
-    if not version.isdigit() or not plan.NAME_RE.match(cluster_name.replace("-", "_") or "-"):
-        raise RunError(f"cannot tell the cluster to restart (cluster_name is {name!r}); set cluster, e.g. 15/main")
-    systemctl = shutil.which("systemctl", path="/usr/bin:/bin:/usr/sbin:/sbin")
-    if systemctl and os.path.isdir("/run/systemd/system"):
-        return [systemctl, "restart", f"postgresql@{version}-{cluster_name}"]
-    pg_ctlcluster = shutil.which("pg_ctlcluster", path="/usr/bin:/bin:/usr/sbin:/sbin")
+    systemctl = _systemctl() if connection["method"] == "local_socket" else None
+    parts = plan.cluster_unit(name)
+    unit_state = None
+    if systemctl and parts:
+        code, stdout, _stderr = run_command([systemctl, "show", "--property=ActiveState", "--value", parts[2]],
+                                            environment, 30)
+        unit_state = stdout.strip() if code == 0 else None
+    return plan.server_control(connection["method"], name, systemctl is not None, unit_state)
+
+
+def reload_server(connection, control, environment, timeout):
+    """Reload the configuration: systemctl reload of the cluster's unit (its ExecReload, in the unit's journal) or
+    pg_reload_conf(). Returns the way it reloaded (control["reload"], or pg_reload_conf when systemctl failed) and
+    the warning when it fell back."""
+    if control["reload"] == "systemd":
+        argv = [_systemctl() or "systemctl", "reload", control["unit"]]
+        code, stdout, stderr = run_command(argv, environment, timeout)
+        if code == 0:
+            return "systemd", None
+        failure = f"did not finish within {timeout} s" if code is None else clean_message(stderr or stdout)
+        warning = f"systemctl reload {control['unit']} failed ({failure}); reloaded with pg_reload_conf() instead"
+    else:
+        warning = None
+    execute(connection, RELOAD_SQL, environment)
+    return "pg_reload_conf", warning
+
+
+def restart_argv(connection, control, environment):
+    """argv that restarts the server: docker restart, systemctl restart postgresql@V-C, or pg_ctlcluster V C restart."""
+    if control["restart"] == "docker":
+        docker = shutil.which("docker", path=environment.get("PATH", os.defpath))
+        if docker is None:
+            raise RunError("the docker command is not installed on the target")
+        return [docker, "restart", "--time", "60", connection["container"]]
+    if control["restart"] == "systemd":
+        return [_systemctl() or "systemctl", "restart", control["unit"]]
+    if control["restart"] is None:
+        raise RunError(f"cannot tell the cluster to restart (cluster_name is {control['cluster']!r}); set cluster, "
+                       f"e.g. 15/main")
+    pg_ctlcluster = shutil.which("pg_ctlcluster", path=SERVICE_PATH)
     if pg_ctlcluster is None:
         raise RunError("neither systemd nor pg_ctlcluster is there to restart the cluster")
-    return [pg_ctlcluster, version, cluster_name, "restart", "--", "-m", "fast"]
+    # pg_ctl options after "--": pg_ctlcluster then does not redirect to systemctl (the unit does not run it).
+    return [pg_ctlcluster, control["version"], control["name"], "restart", "--", "-m", "fast"]
 
 
-def restart(connection, document, cluster, environment, timeout):
+def restart(connection, document, control, environment, timeout):
     """Restart once and wait (bounded) until the server answers with a new postmaster start time."""
-    argv = restart_argv(connection, document, cluster, environment)
+    argv = restart_argv(connection, control, environment)
     code, stdout, stderr = run_command(argv, environment, timeout)
     if code is None:
         raise RunError(f"{' '.join(argv[:3])} did not finish within {timeout} s")

@@ -9,8 +9,11 @@ module: postgresql_settings
 short_description: Apply PostgreSQL settings with ALTER SYSTEM, reload, restart only when allowed, and revert
 version_added: 0.1.0
 description:
-  - Writes O(settings) to C(postgresql.auto.conf) with C(ALTER SYSTEM) and reloads the server with C(pg_reload_conf()).
-    Settings that need a restart are then reported as pending (C(pg_settings.pending_restart)).
+  - Writes O(settings) to C(postgresql.auto.conf) with C(ALTER SYSTEM) and reloads the server, the host's cluster
+    run by systemd with C(systemctl reload postgresql@VERSION-NAME) (its unit's C(ExecReload), in the unit's
+    journal), any other server (a container, a login over TCP, a host without systemd, a cluster started outside
+    its unit) with C(pg_reload_conf()). Settings that need a restart are then reported as pending
+    (C(pg_settings.pending_restart)).
   - Before anything is written, every name and value is checked against the server's own C(pg_settings) row (the
     name exists, the value parses with its unit, lies within C(min_val) and C(max_val) or is one of C(enumvals)),
     the memory model of the settings after the change (the one the audit uses) against O(memory_budget), and
@@ -36,14 +39,17 @@ options:
       - Required with O(state=present).
     type: dict
   reload:
-    description: Call C(pg_reload_conf()) after writing, so that settings that do not need a restart apply now.
+    description:
+      - Reload after writing, so that settings that do not need a restart apply now (C(systemctl reload) of the
+        cluster's unit when systemd runs it, else C(pg_reload_conf()); see RV(reload_method)).
     type: bool
     default: true
   restart:
     description:
       - V(never) never restarts; settings that need one are reported in RV(pending_restart).
-      - V(if_needed) restarts once when a setting is pending (the host's cluster with C(systemctl) or
-        C(pg_ctlcluster), a container with C(docker restart) and a bounded wait until it answers).
+      - V(if_needed) restarts once when a setting is pending (the host's cluster with C(systemctl restart) of its
+        unit when systemd runs it, else C(pg_ctlcluster); a container with C(docker restart)) and waits (bounded)
+        until it answers; see RV(restart_method).
     type: str
     choices: [never, if_needed]
     default: never
@@ -209,6 +215,28 @@ warnings_shm:
   description: A warning when the container has Docker's default 64 MB C(/dev/shm); else null.
   returned: always
   type: str
+reload_method:
+  description:
+    - How the configuration was (in check mode would be) reloaded after the change.
+    - V(systemd) is C(systemctl reload) of RV(systemd_unit); V(pg_reload_conf) is C(SELECT pg_reload_conf()) (a
+      container, a login over TCP, a host without systemd, a cluster outside its unit, or when the unit's reload
+      failed, with a warning).
+    - Null when nothing was reloaded (nothing changed, or O(reload=false)).
+  returned: always
+  type: str
+  sample: systemd
+restart_method:
+  description:
+    - How the server was (in check mode would be) restarted, V(systemd) (C(systemctl restart) of RV(systemd_unit)),
+      V(pg_ctlcluster) or V(docker) (C(docker restart)); null when it was not restarted.
+  returned: always
+  type: str
+  sample: systemd
+systemd_unit:
+  description: The systemd unit running the host's cluster (C(postgresql@VERSION-NAME)) when systemd runs it; else null.
+  returned: always
+  type: str
+  sample: postgresql@15-main
 """
 
 import os
@@ -287,8 +315,9 @@ def _work(module, connection):
     do_restart, reason = plan.restart_decision(params["restart"], pending, int(document.get("connections") or 0),
                                                params["restart_max_connections"], params["restart_force"],
                                                connection["method"])
+    control = run.control_for(connection, document, params["cluster"], environment)
     if do_restart:
-        run.restart_argv(connection, document, params["cluster"], environment)  # refuse now if it cannot restart
+        run.restart_argv(connection, control, environment)  # refuse now if it cannot restart
     shm = run.shm_size(connection, environment)
     shm_warning = None
     if shm is not None and shm <= run.SHM_WARNING_BYTES:
@@ -304,6 +333,9 @@ def _work(module, connection):
         "postmaster_start_time": {"before": document.get("postmaster_start_time"),
                                   "after": document.get("postmaster_start_time")},
         "memory_model": None if model is None else {"total_bytes": model["total_bytes"], "budget_bytes": budget},
+        "reload_method": control["reload"] if changes and params["reload"] else None,
+        "restart_method": control["restart"] if do_restart else None,
+        "systemd_unit": control["unit"],
     }
     if module._diff:
         before, after = plan.diff_text(changes, pending)
@@ -315,25 +347,32 @@ def _work(module, connection):
     if changes:
         if params["state"] == "present":
             run.save_state(state_file, instance, plan.state_entries(changes, auto_conf, saved or {}))
-        _apply(connection, environment, changes, auto_conf, other_conf, params["reload"])
-        document = (run.wait_for_reload(connection, environment, document.get("conf_load_time")) if params["reload"]
-                    else run.read_server(connection, environment))
+        _apply(connection, environment, changes, auto_conf, other_conf)
+        if params["reload"]:
+            result["reload_method"], warning = run.reload_server(connection, control, environment,
+                                                                 2 * connection["timeout"] + 5)
+            if warning:
+                module.warn(warning)
+            document = run.wait_for_reload(connection, environment, document.get("conf_load_time"))
+        else:
+            document = run.read_server(connection, environment)
     if params["state"] == "reverted" and saved is not None:
         os.unlink(state_file)
     pending = sorted(name for name, row in document["settings"].items() if row.get("pending_restart"))
     if do_restart and (pending or not params["reload"]):  # without a reload pending_restart is not updated yet
-        document = run.restart(connection, document, params["cluster"], environment, params["restart_timeout"])
+        document = run.restart(connection, document, control, environment, params["restart_timeout"])
         pending = sorted(name for name, row in document["settings"].items() if row.get("pending_restart"))
     elif do_restart:
         result["restarted"], result["restart_reason"] = False, "nothing pending after the reload"
+        result["restart_method"] = None
         result["changed"] = bool(changes) or params["state"] == "reverted" and saved is not None
     result["pending_restart"] = pending
     result["postmaster_start_time"]["after"] = document.get("postmaster_start_time")
     return result
 
 
-def _apply(connection, environment, changes, auto_conf, other_conf, reload):
-    """ALTER SYSTEM one statement at a time and reload; on a failure put back what was written, then fail."""
+def _apply(connection, environment, changes, auto_conf, other_conf):
+    """ALTER SYSTEM one statement at a time; on a failure put back what was written, then fail."""
     statements = plan.statements_for(changes)
     written = []
     try:
@@ -349,8 +388,6 @@ def _apply(connection, environment, changes, auto_conf, other_conf, reload):
                 run.execute(connection, statement, environment)
         raise run.RunError(f"{error}; nothing was left changed (the {len(written)} setting(s) written before were "
                            f"put back)") from None
-    if reload:
-        run.execute(connection, run.RELOAD_SQL, environment)
 
 
 def main():

@@ -215,6 +215,51 @@ def test_restart_gating():
         plan.restart_decision("if_needed", ["shared_buffers"], 0, 10, False, "tcp")
 
 
+# --- reload and restart: through the cluster's systemd unit, pg_reload_conf(), pg_ctlcluster, docker ------------
+
+@pytest.mark.parametrize("method, cluster, systemd, unit_state, expected", [
+    # The host's cluster run by systemd: systemctl reload / restart of its unit.
+    ("local_socket", "15/main", True, "active", ("systemd", "systemd", "postgresql@15-main")),
+    ("local_socket", "17/main", True, "active", ("systemd", "systemd", "postgresql@17-main")),
+    ("local_socket", "16/my-db", True, "reloading", ("systemd", "systemd", "postgresql@16-my-db")),
+    # Started by hand outside its unit on a systemd host: systemctl restart would wrap the running postmaster.
+    ("local_socket", "15/main", True, "inactive", ("pg_reload_conf", "pg_ctlcluster", None)),
+    ("local_socket", "15/main", True, None, ("pg_reload_conf", "pg_ctlcluster", None)),
+    # No systemd (a container without an init system, sysvinit).
+    ("local_socket", "15/main", False, None, ("pg_reload_conf", "pg_ctlcluster", None)),
+    ("local_socket", "15/main", False, "active", ("pg_reload_conf", "pg_ctlcluster", None)),
+    # No Debian cluster name: reload by SQL, no way to restart.
+    ("local_socket", "", True, "active", ("pg_reload_conf", None, None)),
+    ("local_socket", "main", True, "active", ("pg_reload_conf", None, None)),
+    ("local_socket", "x/main", True, "active", ("pg_reload_conf", None, None)),
+    ("local_socket", "15/Main;rm", True, "active", ("pg_reload_conf", None, None)),
+    # A container: its own PostgreSQL, whatever runs the host; over TCP: maybe another host.
+    ("docker", "15/main", True, "active", ("pg_reload_conf", "docker", None)),
+    ("tcp", "15/main", True, "active", ("pg_reload_conf", None, None)),
+])
+def test_server_control_uses_the_unit_only_when_systemd_runs_the_host_cluster(method, cluster, systemd, unit_state,
+                                                                              expected):
+    control = plan.server_control(method, cluster, systemd, unit_state)
+    assert (control["reload"], control["restart"], control["unit"]) == expected
+    assert control["reason"]
+
+
+def test_server_control_names_version_and_cluster_for_pg_ctlcluster():
+    control = plan.server_control("local_socket", "17/main", False)
+    assert (control["version"], control["name"], control["cluster"]) == ("17", "main", "17/main")
+    assert "no systemd" in control["reason"]
+    assert "inactive" in plan.server_control("local_socket", "15/main", True, "inactive")["reason"]
+
+
+def test_restart_argv_follows_the_choice():
+    connection = {"method": "local_socket", "container": None}
+    environment = {"PATH": os.defpath}
+    systemd = plan.server_control("local_socket", "17/main", True, "active")
+    assert run.restart_argv(connection, systemd, environment)[-2:] == ["restart", "postgresql@17-main"]
+    with pytest.raises(run.RunError, match="cannot tell the cluster to restart .cluster_name is 'main'.; set cluster"):
+        run.restart_argv(connection, plan.server_control("local_socket", "main", True, "active"), environment)
+
+
 def test_diff_text_names_reload_and_restart():
     changes = plan.plan_changes({"shared_buffers": "1GB", "jit": "off"}, ROWS, {})
     before, after = plan.diff_text(changes, ["shared_buffers"])
