@@ -2,15 +2,11 @@
 # Docker-in-Docker), PostgreSQL (15 on bookworm, 17 on trixie), nginx and logrotate. Their units are disabled, so
 # nothing starts at boot: a scenario starts what it uses with systemctl, and a container of this image started with
 # another command (the inner containers of Docker-in-Docker) runs none of them.
-# docker-cli, docker-buildx: on trixie the docker command and BuildKit's client are their own packages, which
-# docker.io and docker-cli only recommend (a real host gets them; --no-install-recommends would leave a trixie host
-# without `docker`). bookworm's docker.io ships both itself.
 ARG BASE
 FROM ${BASE}
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
       docker.io postgresql postgresql-client nginx-light logrotate curl iproute2 iptables \
-      $(apt-cache show docker-cli docker-buildx >/dev/null 2>&1 && echo docker-cli docker-buildx) \
  && rm -rf /var/lib/apt/lists/* /var/cache/apt/archives/*.deb \
  && for unit in docker.service docker.socket containerd.service postgresql.service nginx.service; do \
       if [ -e "/lib/systemd/system/$unit" ]; then systemctl disable "$unit"; fi; \
