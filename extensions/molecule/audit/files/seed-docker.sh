@@ -1,48 +1,37 @@
 #!/usr/bin/env bash
 # Seed the sick host's Docker daemon with the bloat the audit must find. Runs inside the test container,
-# after the base image (hostcare-test/debian-bookworm:latest) and the services image (as postgres:15-local)
-# were loaded into this daemon.
+# after the suite's base image and its services image (tagged as a PostgreSQL image) were loaded into this daemon.
+#   seed-docker.sh BASE_IMAGE POSTGRES_IMAGE POSTGRES_MAJOR
 set -euo pipefail
-export DOCKER_BUILDKIT=1
-BASE=hostcare-test/debian-bookworm:latest
-work=/root/seed
-mkdir -p "$work"
+BASE="$1" PG_IMAGE="$2" PG_MAJOR="$3"
+mkdir -p /root/seed  # prepare.yml runs this once (creates: /root/seed)
+BASE_CMD="$(docker image inspect --format '{{json .Config.Cmd}}' "$BASE")"  # null for an imported rootfs
+[ "$BASE_CMD" = null ] && BASE_CMD='[]'
 
-build() {  # build TAG DIR with the Dockerfile text on stdin
-  mkdir -p "$work/$2"
-  cat > "$work/$2/Dockerfile"
-  docker build -q -t "$1" "$work/$2" >/dev/null
+# layer TAG SCRIPT [CMD_JSON [LABEL]]: one layer on the base image, made by running SCRIPT in a container and
+# committing it (the shape a one-RUN Dockerfile gives; no builder needed: trixie's docker command comes without
+# BuildKit's client, and its classic builder leaves intermediate images behind).
+layer() {
+  docker run --name hostcare-seed-layer "$BASE" sh -c "$2" >/dev/null
+  docker commit --change "CMD ${3:-$BASE_CMD}" ${4:+--change "LABEL $4"} hostcare-seed-layer "$1" >/dev/null
+  docker rm hostcare-seed-layer >/dev/null
 }
 
 # Six releases of one app, each with its own layer (1..6 MiB), built one second apart.
 for v in 1 2 3 4 5 6; do
-  build "shop/web:v$v" "web$v" <<DOCKERFILE
-FROM $BASE
-RUN head -c $((v * 1048576)) /dev/urandom > /release.bin && echo v$v > /version
-CMD ["sleep", "infinity"]
-DOCKERFILE
+  layer "shop/web:v$v" "head -c $((v * 1048576)) /dev/urandom > /release.bin && echo v$v > /version" '["sleep", "infinity"]'
   sleep 1
 done
 
 # Two rebuilds of the same tag leave two dangling images behind.
 for build_no in 1 2 3; do
-  build shop/cron:latest "cron$build_no" <<DOCKERFILE
-FROM $BASE
-RUN head -c 2097152 /dev/urandom > /cron.bin && echo $build_no > /build
-DOCKERFILE
+  layer shop/cron:latest "head -c 2097152 /dev/urandom > /cron.bin && echo $build_no > /build"
 done
 
 # An image only a stopped container uses, and a labelled image no container uses.
-build shop/report:1 report <<DOCKERFILE
-FROM $BASE
-RUN head -c 3145728 /dev/urandom > /report.bin
-DOCKERFILE
+layer shop/report:1 "head -c 3145728 /dev/urandom > /report.bin"
 docker run --name nightly-report shop/report:1 true
-build shop/tools:pinned tools <<DOCKERFILE
-FROM $BASE
-LABEL hostcare.keep=true
-RUN head -c 1048576 /dev/urandom > /tools.bin
-DOCKERFILE
+layer shop/tools:pinned "head -c 1048576 /dev/urandom > /tools.bin" "" hostcare.keep=true
 
 # The live app: a running container writing a big json log with no size limit.
 docker run -d --name shop-web-1 shop/web:v6 sh -c \
@@ -53,9 +42,10 @@ docker volume create shop-db >/dev/null
 docker volume create shop-uploads >/dev/null
 docker run --rm -v shop-uploads:/data "$BASE" sh -c 'head -c 5242880 /dev/urandom > /data/photos.bin'
 
-# PostgreSQL 15 with default settings in a container, its data on the named volume.
-docker run -d --name app-db-1 -v shop-db:/var/lib/postgresql postgres:15-local \
-  sh -c 'pg_ctlcluster 15 main start && exec sleep infinity'
+# PostgreSQL with default settings in a container, its data on the named volume. The image's own command is
+# systemd (the services test image): this container runs only the cluster.
+docker run -d --name app-db-1 -v shop-db:/var/lib/postgresql "$PG_IMAGE" \
+  sh -c "pg_ctlcluster $PG_MAJOR main start && exec sleep infinity"
 for _ in $(seq 1 30); do
   if docker exec -u postgres app-db-1 psql -XAtc 'select 1' >/dev/null 2>&1; then break; fi
   sleep 1
