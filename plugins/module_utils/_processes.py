@@ -117,10 +117,29 @@ def parse_loadavg(text):
     return {"load1": one, "load5": five, "load15": fifteen}
 
 
-def group_key(process, by_pid):
-    """(kind, name) of the owner of ``process``: its container or systemd unit from the cgroup, unless a
-    supervisord or pm2 daemon is an ancestor (then the program below it), else its command name."""
-    owner = owner_of_cgroup(process.get("cgroup"))
+def cgroup_root(pid1):
+    """The cgroup this host's processes live under, from its PID 1 (a read_processes() dict or None): "/" on a host,
+    "/docker/<id>" in a container that sees the host's cgroup tree (cgroupns host, cgroup v1), where systemd as
+    PID 1 sits in <root>/init.scope and every unit in <root>/system.slice/<unit>."""
+    path = (pid1 or {}).get("cgroup") or "/"
+    if path.endswith("/init.scope"):
+        path = path[:-len("/init.scope")]
+    return path.rstrip("/") or "/"
+
+
+def relative_cgroup(path, root):
+    """``path`` below ``root`` ("/docker/<id>/system.slice/x.service" under "/docker/<id>" -> "/system.slice/x.service"):
+    the host's own container id is not an owner; a path outside ``root`` is kept as it is."""
+    if not path or root == "/" or not (path == root or path.startswith(root + "/")):
+        return path
+    return path[len(root):] or "/"
+
+
+def group_key(process, by_pid, root="/"):
+    """(kind, name) of the owner of ``process``: its container or systemd unit from the cgroup (below the host's
+    own, ``root``: see cgroup_root()), unless a supervisord or pm2 daemon is an ancestor (then the program below
+    it), else its command name."""
+    owner = owner_of_cgroup(relative_cgroup(process.get("cgroup"), root))
     if owner and owner[0] == "container":
         return owner
     child, parent, seen = process, by_pid.get(process["ppid"]), 0
@@ -141,11 +160,12 @@ def group_processes(processes, total_bytes=None):
     rss_bytes, pss_bytes, swap_bytes, memory_bytes, memory_source, share_percent, postgres}]. ``memory_bytes`` is
     the PSS sum when every process of the group had one (shared pages counted once), else the RSS sum."""
     by_pid = {item["pid"]: item for item in processes}
+    root = cgroup_root(by_pid.get(1))
     groups = {}
     for item in processes:
         if item.get("kernel"):
             continue
-        key = group_key(item, by_pid)
+        key = group_key(item, by_pid, root)
         group = groups.setdefault(key, {"kind": key[0], "name": key[1], "processes": 0, "rss_bytes": 0,
                                         "pss_bytes": 0, "swap_bytes": 0, "pss_complete": True, "postgres": False})
         group["processes"] += 1

@@ -69,6 +69,43 @@ def test_owner_of_cgroup(text, owner):
     assert _processes.owner_of_cgroup(_processes.cgroup_path(text)) == owner
 
 
+@pytest.mark.parametrize("pid1_cgroup, root", [
+    ("/init.scope", "/"),  # a host
+    ("/", "/"),
+    (None, "/"),  # /proc/1 unreadable
+    ("/docker/" + "a" * 64 + "/init.scope", "/docker/" + "a" * 64),  # systemd in a container, cgroupns host (v1)
+    ("/docker/" + "a" * 64, "/docker/" + "a" * 64),  # a plain container's PID 1, cgroupns host
+])
+def test_cgroup_root_is_the_one_of_pid_1(pid1_cgroup, root):
+    assert _processes.cgroup_root({"pid": 1, "cgroup": pid1_cgroup}) == root
+    assert _processes.cgroup_root(None) == "/"
+
+
+def test_units_of_a_systemd_host_in_a_container_are_units_not_its_own_container():
+    """The Molecule hosts (and system containers on cgroup v1 hosts) boot systemd inside Docker with the host's
+    cgroup tree: every unit's path starts with the host container's own id, which is no owner (issue 18)."""
+    outer, inner = "a" * 64, "b" * 64
+
+    def process(pid, comm, cgroup, ppid=1):
+        return {"pid": pid, "comm": comm, "state": "S", "ppid": ppid, "rss_bytes": pid * 4096, "pss_bytes": pid * 4096,
+                "swap_bytes": 0, "cgroup": cgroup}
+
+    processes = [
+        process(1, "systemd", f"/docker/{outer}/init.scope", ppid=0),
+        process(20, "systemd-journal", f"/docker/{outer}/system.slice/systemd-journald.service"),
+        process(30, "python3", f"/docker/{outer}/system.slice/hostcare-memhog.service"),
+        process(40, "dockerd", f"/docker/{outer}/system.slice/docker.service"),
+        process(50, "sleep", f"/docker/{outer}/docker/{inner}"),  # an inner container (cgroupfs driver)
+        process(60, "sleep", f"/docker/{inner}"),  # outside the host's root: kept as it is
+    ]
+    assert _processes.relative_cgroup(processes[2]["cgroup"], f"/docker/{outer}") == "/system.slice/hostcare-memhog.service"
+    assert _processes.relative_cgroup(f"/docker/{outer}", f"/docker/{outer}") == "/"
+    assert _processes.relative_cgroup(f"/docker/{outer}x/y", f"/docker/{outer}") == f"/docker/{outer}x/y"
+    keys = {(group["kind"], group["name"]): group["processes"] for group in _processes.group_processes(processes)}
+    assert keys == {("systemd", "systemd-journald.service"): 1, ("systemd", "hostcare-memhog.service"): 1,
+                    ("systemd", "docker.service"): 1, ("container", inner): 2, ("command", "systemd"): 1}
+
+
 def test_program_name_keeps_only_base_names():
     assert _processes.program_name(b"node\0/srv/api/server.js\0--password=hunter2\0") == "node server.js"
     assert _processes.program_name(b"/usr/bin/python3\0-c\0import secrets\0") == "python3"
