@@ -84,6 +84,38 @@ class DockerAPIError(DockerUnavailable):
         self.status = status
 
 
+# Docker refuses a second prune (HTTP 409) and, before Docker 23, a second /system/df (HTTP 500) while one runs.
+_BUSY_RE = re.compile(r"a (prune|disk usage) operation is already running", re.I)
+
+
+def with_retry(call, attempts=5, first_delay=2.0, sleep=time.sleep, again="Run the cleanup again"):
+    """call(), again after first_delay, twice that... while the daemon answers that another prune or disk usage
+    operation is already running (a cron job, a monitoring agent's `docker system df`, another tool).
+
+    Once the attempts are spent: raise DockerUnavailable("busy") with a clear message ending in ``again``, or, with
+    ``again`` None, the daemon's own error.
+    """
+    delay = first_delay
+    for attempt in range(1, attempts + 1):
+        try:
+            return call()
+        except DockerAPIError as error:
+            match = _BUSY_RE.search(str(error))
+            if match is None or error.status not in (409, 500):
+                raise
+            if attempt == attempts:
+                if again is None:
+                    raise
+                operation = match.group(1).lower()
+                raise DockerUnavailable(
+                    "busy", f"another {operation} kept the Docker daemon busy through {attempts} attempts "
+                            f"(waited {first_delay * (2 ** (attempts - 1) - 1):g} s): {error}. {again} when the "
+                            f"other {operation} (a cron job, another tool) has finished") from None
+            sleep(delay)
+            delay *= 2
+    return None  # not reached
+
+
 # --- Engine API client (the only network I/O) ------------------------------------------------------------------
 
 class UnixHTTPConnection(http.client.HTTPConnection):

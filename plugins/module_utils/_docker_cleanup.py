@@ -18,7 +18,7 @@ import time
 import urllib.parse
 
 from ansible_collections.hostcare.vps.plugins.module_utils import _validate
-from ansible_collections.hostcare.vps.plugins.module_utils._docker import DockerAPIError, DockerUnavailable
+from ansible_collections.hostcare.vps.plugins.module_utils._docker import DockerAPIError, DockerUnavailable, with_retry
 from ansible_collections.hostcare.vps.plugins.module_utils._docker_objects import (
     ImageReference,
     api_size,
@@ -45,7 +45,6 @@ _DURATION_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw]?)\s*$", re.ASCII)
 _DURATION_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 
 # HTTP 409 with this text: another prune holds the daemon's prune lock; worth waiting for.
-_PRUNE_RUNNING_RE = re.compile(r"prune operation is already running", re.I)
 
 
 class StateError(Exception):
@@ -222,28 +221,6 @@ def report_lines(result, check_mode, protection=""):
 
 
 # --- Removal (I/O) -------------------------------------------------------------------------------------------
-
-def with_retry(call, attempts=5, first_delay=2.0, sleep=time.sleep):
-    """call(), again after 2, 4, 8... s while the daemon answers 409 "a prune operation is already running".
-
-    Raise DockerUnavailable with a clear message once the attempts are spent.
-    """
-    delay = first_delay
-    for attempt in range(1, attempts + 1):
-        try:
-            return call()
-        except DockerAPIError as error:
-            if error.status != 409 or not _PRUNE_RUNNING_RE.search(str(error)):
-                raise
-            if attempt == attempts:
-                raise DockerUnavailable(
-                    "busy", f"another prune kept the Docker daemon busy through {attempts} attempts "
-                            f"(waited {first_delay * (2 ** (attempts - 1) - 1):g} s): {error}. Run the cleanup "
-                            f"again when the other prune (a cron job, another tool) has finished") from None
-            sleep(delay)
-            delay *= 2
-    return None  # not reached
-
 
 def _quote(name):
     return urllib.parse.quote(name, safe="")

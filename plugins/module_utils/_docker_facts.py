@@ -27,6 +27,7 @@ from ansible_collections.hostcare.vps.plugins.module_utils._docker import (
     DockerUnavailable,
     connection_options,
     negotiate_api_version,
+    with_retry,
 )
 from ansible_collections.hostcare.vps.plugins.module_utils._docker_objects import (
     api_size,
@@ -242,7 +243,8 @@ def read_docker_inputs(socket_path=DEFAULT_SOCKET, timeout=DEFAULT_TIMEOUT, daem
     try:
         version = client.connect()
         info = client.get("/info")
-        df = client.get("/system/df")
+        # Docker 20.10 (Debian 12) refuses a /system/df while another runs: ask again for up to 31.5 s, then fail.
+        df = with_retry(lambda: client.get("/system/df"), attempts=7, first_delay=0.5, again=None)
         inspections = {}
         for container in df.get("Containers") or []:
             try:

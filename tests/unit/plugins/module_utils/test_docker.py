@@ -664,14 +664,60 @@ def test_the_client_reconnects_when_the_daemon_closes_an_idle_connection(socket_
 
 def test_an_http_error_makes_the_facts_unavailable_with_the_daemons_message(socket_dir):
     routes, _inputs = recorded_routes("api-1.41")
-    routes["/v1.41/system/df"] = (500, {"message": "a disk usage operation is already running"})
+    routes["/v1.41/system/df"] = (500, {"message": "open /var/lib/docker/overlay2: permission denied"})
     daemon = FakeDaemon(str(socket_dir / "docker.sock"), routes)
     try:
         facts = gather_docker_facts(str(socket_dir / "docker.sock"), timeout=5)
     finally:
         daemon.stop()
     assert (facts["available"], facts["reason_code"]) == (False, "api_error")
-    assert facts["reason"] == "GET /v1.41/system/df: HTTP 500: a disk usage operation is already running"
+    assert facts["reason"] == "GET /v1.41/system/df: HTTP 500: open /var/lib/docker/overlay2: permission denied"
+    assert daemon.requests.count("/v1.41/system/df") == 1
+
+
+class _AnswersInTurn(dict):
+    """Routes whose /system/df answers "busy" the first ``busy`` times, then the recorded answer."""
+
+    def __init__(self, routes, busy):
+        super().__init__(routes)
+        self.busy = busy
+
+    def get(self, path, default=None):
+        if path.endswith("/system/df") and self.busy > 0:
+            self.busy -= 1
+            return (500, {"message": "a disk usage operation is already running"})
+        return super().get(path, default)
+
+
+def test_a_disk_usage_read_refused_while_another_runs_is_asked_again(socket_dir):
+    """Docker 20.10 (Debian 12) answers HTTP 500 to a /system/df while another runs (a monitoring agent's
+    `docker system df`): the facts ask again after 0.5 s and 1 s instead of calling Docker unavailable."""
+    routes, _inputs = recorded_routes("api-1.41")
+    daemon = FakeDaemon(str(socket_dir / "docker.sock"), _AnswersInTurn(routes, busy=2))
+    try:
+        facts = gather_docker_facts(str(socket_dir / "docker.sock"), timeout=5)
+    finally:
+        daemon.stop()
+    assert facts["available"] is True
+    assert daemon.requests.count("/v1.41/system/df") == 3
+
+
+def test_on_the_real_daemon_six_audits_at_once_all_read_the_disk_usage():
+    """The real daemon (20.10 here) refused 5 of 6 simultaneous /system/df reads before they were asked again."""
+    live_docker_client()
+    errors = []
+
+    def read():
+        try:
+            read_docker_inputs(timeout=60, host_files=False)
+        except _docker.DockerUnavailable as error:
+            errors.append(str(error))
+    threads = [threading.Thread(target=read) for _audit in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(120)
+    assert errors == []
 
 
 def _serve_once(path, answer, ready):

@@ -26,8 +26,8 @@ from ansible_collections.hostcare.vps.plugins.module_utils._docker_cleanup impor
     remove_planned,
     report_lines,
     trigger_decision,
-    with_retry,
 )
+from ansible_collections.hostcare.vps.plugins.module_utils._docker import with_retry
 
 FIXTURES = os.path.join(os.path.dirname(__file__), "..", "..", "..", "fixtures", "docker")
 DAY = 86400
@@ -326,6 +326,17 @@ def test_a_daemon_busy_too_long_gives_a_clear_message():
     assert error.value.code == "busy"
     assert str(error.value).startswith("another prune kept the Docker daemon busy through 3 attempts (waited 6 s): ")
     assert "Run the cleanup again when the other prune (a cron job, another tool) has finished" in str(error.value)
+
+
+def test_without_a_message_of_its_own_the_daemons_busy_error_is_raised_once_the_attempts_are_spent():
+    waits, busy = [], DockerAPIError(500, "GET /v1.41/system/df: HTTP 500: a disk usage operation is already running")
+
+    def call():
+        raise busy
+    with pytest.raises(DockerAPIError) as error:
+        with_retry(call, attempts=4, first_delay=0.5, sleep=waits.append, again=None)
+    assert error.value is busy
+    assert waits == [0.5, 1.0, 2.0]
 
 
 def test_other_conflicts_are_not_retried():
