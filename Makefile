@@ -55,7 +55,12 @@ $(COLLECTION_LINK):
 audit: $(VENV)/.audit-ready | $(COLLECTION_LINK)
 	$(ANSIBLE_ENV) $(VENV)/bin/ansible-playbook $(AUDIT_INVENTORY) $(AUDIT_EXTRA) playbooks/audit.yml
 
-test: images-background units-both lint lint-py312 sanity galaxy-install audit-py312 ee molecule
+# The unit runs mostly wait (Docker, PostgreSQL, timeouts): the static checks, the Galaxy install, the audit on
+# Python 3.12 and the EE run beside them (tests/scripts/units-both.sh), then the Molecule scenarios.
+test: images-background $(VENV)/.test-ready $(VENV312)/.ready | $(COLLECTION_LINK)
+	UNITS_BESIDE='$(MAKE) --no-print-directory lint lint-py312 sanity galaxy-install audit-py312 ee' \
+	  bash tests/scripts/units-both.sh $(VENV) $(VENV312)
+	$(MAKE) --no-print-directory molecule
 	@echo "make test: all suites passed"
 
 # Debian 13's test images, built in the background while the unit tests (which mostly wait) run; the Molecule step
