@@ -18,19 +18,21 @@ HOSTILE=tests/unit/plugins/test_hostile_inputs.py
 
 bash tests/scripts/ensure-test-packages.sh
 bash tests/scripts/ensure-docker.sh
-# The images the live tests start, built (or found by tag) once here rather than by both runs at the same time.
-bash tests/images/build-services.sh bookworm >/dev/null
-
 logs="$REPO/.build/unit-logs"
 mkdir -p "$logs"
-"$VENV312/bin/pytest" -q tests/unit --ignore="$HOSTILE" >"$logs/py312.log" 2>&1 &
-py312=$!
+# The checks beside start first: they need no test image, so on a fresh machine they overlap its build too.
 beside=""
+py312=""
 if [ -n "${UNITS_BESIDE:-}" ]; then
   bash -c "$UNITS_BESIDE" >"$logs/beside.log" 2>&1 &
   beside=$!
 fi
-trap 'kill "$py312" $beside 2>/dev/null || true' EXIT
+trap 'kill $py312 $beside 2>/dev/null || true' EXIT
+# The images the live tests start, built (or found by tag) once here rather than by both runs at the same time.
+bash tests/images/build-services.sh bookworm >/dev/null
+
+"$VENV312/bin/pytest" -q tests/unit --ignore="$HOSTILE" >"$logs/py312.log" 2>&1 &
+py312=$!
 status311=0
 echo "==> unit tests on $("$VENV/bin/python" -V) but $HOSTILE (Python 3.12 beside it, log $logs/py312.log)"
 "$VENV/bin/pytest" -q tests/unit --ignore="$HOSTILE" || status311=$?
