@@ -165,7 +165,8 @@ def _systemctl():
 
 
 def control_for(connection, document, cluster, environment):
-    """plan.server_control for this server: reads systemd's ActiveState of the host cluster's unit."""
+    """plan.server_control for this server, with "systemctl" (its path, or None): reads systemd's ActiveState of the
+    host cluster's unit."""
     name = cluster or document.get("cluster_name") or ""
     systemctl = _systemctl() if connection["method"] == "local_socket" else None
     parts = plan.cluster_unit(name)
@@ -174,7 +175,7 @@ def control_for(connection, document, cluster, environment):
         code, stdout, _stderr = run_command([systemctl, "show", "--property=ActiveState", "--value", parts[2]],
                                             environment, 30)
         unit_state = stdout.strip() if code == 0 else None
-    return plan.server_control(connection["method"], name, systemctl is not None, unit_state)
+    return dict(plan.server_control(connection["method"], name, systemctl is not None, unit_state), systemctl=systemctl)
 
 
 def reload_server(connection, control, environment, timeout):
@@ -182,7 +183,7 @@ def reload_server(connection, control, environment, timeout):
     pg_reload_conf(). Returns the way it reloaded (control["reload"], or pg_reload_conf when systemctl failed) and
     the warning when it fell back."""
     if control["reload"] == "systemd":
-        argv = [_systemctl() or "systemctl", "reload", control["unit"]]
+        argv = [control.get("systemctl") or "systemctl", "reload", control["unit"]]
         code, stdout, stderr = run_command(argv, environment, timeout)
         if code == 0:
             return "systemd", None
@@ -202,7 +203,7 @@ def restart_argv(connection, control, environment):
             raise RunError("the docker command is not installed on the target")
         return [docker, "restart", "--time", "60", connection["container"]]
     if control["restart"] == "systemd":
-        return [_systemctl() or "systemctl", "restart", control["unit"]]
+        return [control.get("systemctl") or "systemctl", "restart", control["unit"]]
     if control["restart"] is None:
         raise RunError(f"cannot tell the cluster to restart (cluster_name is {control['cluster']!r}); set cluster, "
                        f"e.g. 15/main")
